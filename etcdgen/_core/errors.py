@@ -1,0 +1,61 @@
+"""The root of etcdgen's exception tree.
+
+Every etcd server error has a generated subclass (see
+`etcdgen.generated.errors`), found by the server's exact message. Errors the
+table does not know fall back to a class per gRPC code (chosen in the
+generated module), and always keep the code and the server's message.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import grpc
+
+
+class EtcdError(Exception):
+    """An error from etcd or from talking to it.
+
+    Attributes:
+        code: the gRPC status code, when the error came from a call.
+        details: the server's message (or the client's, for local errors).
+        attempts: how many times the call was sent before giving up.
+    """
+
+    #: The exact message etcd sends for this error (set on generated classes).
+    server_message: ClassVar[str] = ""
+    #: The gRPC code etcd sends with it.
+    status: ClassVar[grpc.StatusCode | None] = None
+
+    def __init__(
+        self, details: str, code: grpc.StatusCode | None = None, *, attempts: int = 1
+    ) -> None:
+        super().__init__(details)
+        self.details = details
+        self.code = code if code is not None else self.status
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        parts = [self.details or type(self).__name__]
+        if self.code is not None:
+            parts.append(f"[{self.code.name}]")
+        if self.attempts > 1:
+            parts.append(f"after {self.attempts} attempts")
+        return " ".join(parts)
+
+
+class UnavailableError(EtcdError):
+    """No etcd member could serve the call (connection refused, member down)."""
+
+
+class ClientClosedError(EtcdError):
+    """The client was closed; create a new one to make more calls."""
+
+
+def status_of(error: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
+    """The code and details of a grpc error (grpcio leaves them untyped)."""
+    code_method = getattr(error, "code", None)
+    details_method = getattr(error, "details", None)
+    code = code_method() if callable(code_method) else None
+    details = details_method() if callable(details_method) else None
+    return (code if isinstance(code, grpc.StatusCode) else None), (details or "")

@@ -1,0 +1,3 @@
+"""The etcdgen release (single source: pyproject reads it from here)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,11 @@
+"""Every exception etcdgen raises, in one namespace (`etcdgen.EmptyKeyError`, ...).
+
+`EtcdError` is the root. One subclass per etcd server error is generated from
+the error table; the runtime adds the few client-side ones.
+"""
+
+from ._core.errors import ClientClosedError, EtcdError, UnavailableError
+from .generated.errors import *  # noqa: F403  (the generated module defines __all__)
+from .generated.errors import __all__ as _generated_all
+
+__all__ = ["ClientClosedError", "EtcdError", "UnavailableError", *_generated_all]
