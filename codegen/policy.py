@@ -71,7 +71,7 @@ POLICY: dict[str, MethodPolicyEntry] = {
     # Auth
     "/etcdserverpb.Auth/AuthEnable": _p(IF_NOT_SENT, MUTATION),
     "/etcdserverpb.Auth/AuthDisable": _p(IF_NOT_SENT, MUTATION),
-    "/etcdserverpb.Auth/AuthStatus": _p(SAFE, READ),
+    "/etcdserverpb.Auth/AuthStatus": _p(SAFE, READ, since="3.5"),
     "/etcdserverpb.Auth/Authenticate": _p(SAFE, READ),
     "/etcdserverpb.Auth/UserAdd": _p(IF_NOT_SENT, MUTATION),
     "/etcdserverpb.Auth/UserGet": _p(SAFE, READ),

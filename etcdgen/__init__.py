@@ -6,27 +6,42 @@ with etcdgen.Client("127.0.0.1:2379") as client:
     print(client.rpc.kv.range(key="greeting").kvs[0].value)
 """
 
+from ._core.errors import ClientClosedError, EtcdError, UnavailableError
 from ._core.retry import RetrySettings
-from ._core.spec import CallKind, Effect, MethodPolicy, MethodSpec, Retry
+from ._core.spec import (
+    AsyncResponseStream,
+    CallKind,
+    Effect,
+    MethodPolicy,
+    MethodSpec,
+    ResponseStream,
+    Retry,
+)
 from ._core.timeout import DEFAULT, Timeout
 from ._version import __version__
 from .client import AsyncClient, Client
-from .errors import *  # noqa: F403  (errors.__all__ lists every exception class)
-from .errors import __all__ as _errors_all
 from .generated import ETCD_API_VERSION
+from .generated import errors as _generated_errors
+from .generated.errors import *  # noqa: F403  (one class per etcd error; see its __all__)
 
 __all__ = [
     "DEFAULT",
     "ETCD_API_VERSION",
     "AsyncClient",
+    "AsyncResponseStream",
     "CallKind",
     "Client",
+    "ClientClosedError",
     "Effect",
+    "EtcdError",
     "MethodPolicy",
     "MethodSpec",
+    "ResponseStream",
     "Retry",
     "RetrySettings",
     "Timeout",
+    "UnavailableError",
     "__version__",
-    *_errors_all,
 ]
+# Star re-exports are spelled out this way so that type checkers see them.
+__all__ += _generated_errors.__all__

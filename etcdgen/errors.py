@@ -5,7 +5,8 @@ the error table; the runtime adds the few client-side ones.
 """
 
 from ._core.errors import ClientClosedError, EtcdError, UnavailableError
+from .generated import errors as _generated
 from .generated.errors import *  # noqa: F403  (the generated module defines __all__)
-from .generated.errors import __all__ as _generated_all
 
-__all__ = ["ClientClosedError", "EtcdError", "UnavailableError", *_generated_all]
+__all__ = ["ClientClosedError", "EtcdError", "UnavailableError"]
+__all__ += _generated.__all__

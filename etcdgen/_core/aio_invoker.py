@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, Protocol
 
 import grpc
@@ -17,7 +17,7 @@ from grpc import aio
 from .errors import ClientClosedError, EtcdError, status_of
 from .invoker import ErrorMapper, Metadata
 from .retry import DEFAULT_RETRY, RetrySettings, is_retryable
-from .spec import MethodSpec, RequestT, ResponseT
+from .spec import AsyncResponseStream, MethodSpec, RequestT, ResponseT
 from .timeout import Timeout, resolve_timeout
 
 
@@ -30,14 +30,14 @@ class AsyncInvoker(Protocol):
 
     def unary_stream(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
-    ) -> AsyncIterator[ResponseT]: ...
+    ) -> AsyncResponseStream[ResponseT]: ...
 
     def stream_stream(
         self,
         spec: MethodSpec[RequestT, ResponseT],
         requests: AsyncIterable[RequestT] | Iterable[RequestT],
         timeout: Timeout,
-    ) -> AsyncIterator[ResponseT]: ...
+    ) -> AsyncResponseStream[ResponseT]: ...
 
 
 class AsyncGrpcInvoker:
@@ -126,7 +126,7 @@ class AsyncGrpcInvoker:
 
     def unary_stream(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
-    ) -> AsyncIterator[ResponseT]:
+    ) -> AsyncResponseStream[ResponseT]:
         call = self._callable(spec)
         seconds = resolve_timeout(timeout, self._stream_timeout)
         return _AsyncMappedStream(
@@ -138,7 +138,7 @@ class AsyncGrpcInvoker:
         spec: MethodSpec[RequestT, ResponseT],
         requests: AsyncIterable[RequestT] | Iterable[RequestT],
         timeout: Timeout,
-    ) -> AsyncIterator[ResponseT]:
+    ) -> AsyncResponseStream[ResponseT]:
         call = self._callable(spec)
         seconds = resolve_timeout(timeout, self._stream_timeout)
         return _AsyncMappedStream(
@@ -146,7 +146,7 @@ class AsyncGrpcInvoker:
         )
 
 
-class _AsyncMappedStream(AsyncIterator[Any]):
+class _AsyncMappedStream:
     """An async response stream whose errors are etcdgen exceptions."""
 
     def __init__(self, call: Any, map_error: ErrorMapper) -> None:

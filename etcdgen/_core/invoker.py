@@ -9,14 +9,14 @@ satisfies `Invoker`; `GrpcInvoker` is the implementation over a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import grpc
 
 from .errors import ClientClosedError, EtcdError, status_of
 from .retry import DEFAULT_RETRY, RetrySettings, is_retryable
-from .spec import CallKind, MethodSpec, RequestT, ResponseT
+from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT
 from .timeout import Timeout, resolve_timeout
 
 ErrorMapper = Callable[[grpc.RpcError], EtcdError]
@@ -32,14 +32,14 @@ class Invoker(Protocol):
 
     def unary_stream(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
-    ) -> Iterator[ResponseT]: ...
+    ) -> ResponseStream[ResponseT]: ...
 
     def stream_stream(
         self,
         spec: MethodSpec[RequestT, ResponseT],
         requests: Iterable[RequestT],
         timeout: Timeout,
-    ) -> Iterator[ResponseT]: ...
+    ) -> ResponseStream[ResponseT]: ...
 
 
 class GrpcInvoker:
@@ -131,7 +131,7 @@ class GrpcInvoker:
 
     def unary_stream(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
-    ) -> Iterator[ResponseT]:
+    ) -> ResponseStream[ResponseT]:
         call = self._callable(spec)
         seconds = resolve_timeout(timeout, self._stream_timeout)
         responses = call(request, timeout=seconds, metadata=self._call_metadata())
@@ -142,7 +142,7 @@ class GrpcInvoker:
         spec: MethodSpec[RequestT, ResponseT],
         requests: Iterable[RequestT],
         timeout: Timeout,
-    ) -> Iterator[ResponseT]:
+    ) -> ResponseStream[ResponseT]:
         if spec.kind is not CallKind.STREAM_STREAM:
             raise TypeError(f"{spec.path} is not a bidirectional stream")
         call = self._callable(spec)
@@ -150,11 +150,11 @@ class GrpcInvoker:
         responses = call(iter(requests), timeout=seconds, metadata=self._call_metadata())
         return self._mapped(responses)
 
-    def _mapped(self, responses: Any) -> Iterator[Any]:
+    def _mapped(self, responses: Any) -> ResponseStream[Any]:
         return _MappedStream(responses, self._map_error)
 
 
-class _MappedStream(Iterator[Any]):
+class _MappedStream:
     """A response stream whose errors are etcdgen exceptions; `cancel()` ends it."""
 
     def __init__(self, call: Any, map_error: ErrorMapper) -> None:

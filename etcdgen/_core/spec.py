@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
 
 RequestT = TypeVar("RequestT", bound=Message)
 ResponseT = TypeVar("ResponseT", bound=Message)
+ItemT_co = TypeVar("ItemT_co", covariant=True)
+
+
+class ResponseStream(Protocol[ItemT_co]):
+    """The responses of a streaming RPC; `cancel()` ends the call early."""
+
+    def __iter__(self) -> Iterator[ItemT_co]: ...
+    def __next__(self) -> ItemT_co: ...
+    def cancel(self) -> None: ...
+
+
+class AsyncResponseStream(Protocol[ItemT_co]):
+    """The responses of a streaming RPC (asyncio); `cancel()` ends the call early."""
+
+    def __aiter__(self) -> AsyncIterator[ItemT_co]: ...
+    async def __anext__(self) -> ItemT_co: ...
+    def cancel(self) -> None: ...
 
 
 class CallKind(Enum):
