@@ -1,7 +1,7 @@
 """Command line of the generator.
 
-python -m codegen generate [--check] [--protos DIR] [--out DIR]
-python -m codegen sync-protos ETCD_SOURCE_TREE [--protos DIR] [--version X.Y.Z]
+    python -m codegen generate [--check] [--protos DIR] [--out DIR]
+    python -m codegen sync-protos ETCD_SOURCE_TREE [--protos DIR] [--version X.Y.Z]
 """
 
 from __future__ import annotations
@@ -10,24 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import GENERATOR_VERSION, protoc, toolchain
-from .load import load_api
-from .proto_sync import WANTED_FILES, SyncError, sync
-from .render import header, render_api
-from .stubs import render_stubs
+from . import toolchain
+from .generate import generate_files
+from .proto_sync import SyncError, sync
 from .surface import compare_surfaces
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def generate_files(protos: Path, templates: Path) -> dict[str, str]:
-    """Every file of generated/, as {relative path: text}."""
-    version = (protos / "VERSION").read_text().strip()
-    fds = protoc.compile_descriptor_set(protos, list(WANTED_FILES))
-    api = load_api(fds, WANTED_FILES, etcd_version=version, generator_version=GENERATOR_VERSION)
-    # The stubs carry our header too; mypy-protobuf adds its own below it.
-    stubs = render_stubs(fds, WANTED_FILES, header(api))
-    return render_api(api, templates, stubs)
 
 
 def _existing(out: Path) -> dict[str, str]:

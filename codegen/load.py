@@ -11,8 +11,8 @@ from google.protobuf import descriptor_pb2 as d
 
 from . import model
 from .descriptors import comments_by_key
-from .errors_table import ERRORS, class_name
-from .policy import policy_for
+from .errors_table import ERRORS, ErrorSpec, class_name
+from .policy import POLICY, MethodPolicyEntry, policy_for
 
 _SCALAR_PYTHON = {
     d.FieldDescriptorProto.TYPE_DOUBLE: "float",
@@ -84,7 +84,10 @@ def load_api(
     *,
     etcd_version: str,
     generator_version: str,
+    policy: Mapping[str, MethodPolicyEntry] = POLICY,
+    errors: Iterable[ErrorSpec] = ERRORS,
 ) -> model.Api:
+    """Build the model of the `wanted` files (the others in `fds` are imports)."""
     files = {fdp.name: fdp for fdp in fds.file}
     wanted = list(wanted)
     index = _TypeIndex(files[name] for name in wanted)
@@ -94,11 +97,11 @@ def load_api(
         raise ModelError(f"two proto files map to the same module name: {sorted(aliases)}")
     messages = {m.full_name: m for mod in modules for m in _all_messages(mod.messages)}
     services = tuple(
-        _service(service, fdp, messages, comments_by_key(fdp))
+        _service(service, fdp, messages, comments_by_key(fdp), policy)
         for fdp in (files[name] for name in wanted)
         for service in fdp.service
     )
-    errors = tuple(
+    error_classes = tuple(
         model.ErrorClass(
             class_name=error_class_name(spec.go_name),
             go_name=spec.go_name,
@@ -108,9 +111,9 @@ def load_api(
             summary=spec.summary,
             extra_bases=("TimeoutError",) if any(w in spec.go_name for w in _TIMEOUT_WORDS) else (),
         )
-        for spec in sorted(ERRORS, key=lambda s: s.go_name)
+        for spec in sorted(errors, key=lambda s: s.go_name)
     )
-    return model.Api(etcd_version, generator_version, modules, services, errors)
+    return model.Api(etcd_version, generator_version, modules, services, error_classes)
 
 
 def _all_messages(messages: Iterable[model.Message]) -> Iterable[model.Message]:
@@ -263,6 +266,7 @@ def _service(
     fdp: d.FileDescriptorProto,
     messages: Mapping[str, model.Message],
     comments: Mapping[str, str],
+    policy: Mapping[str, MethodPolicyEntry],
 ) -> model.Service:
     full = f"{fdp.package}.{service.name}"
     python_name = snake_case(service.name)
@@ -282,7 +286,7 @@ def _service(
                 response=messages[method.output_type.lstrip(".")],
                 client_streaming=method.client_streaming,
                 server_streaming=method.server_streaming,
-                policy=policy_for(path),
+                policy=policy_for(path, policy),
                 comment=comments.get(f"{full}.{method.name}", ""),
             )
         )

@@ -15,6 +15,7 @@ Deviations from Go, on purpose:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 SAFE = "SAFE"
@@ -101,9 +102,10 @@ class MissingPolicyError(LookupError):
     """An RPC in the protos has no entry in POLICY."""
 
 
-def policy_for(path: str) -> MethodPolicyEntry:
+def policy_for(path: str, table: Mapping[str, MethodPolicyEntry] = POLICY) -> MethodPolicyEntry:
+    """The entry for RPC `path`; a missing one stops generation with what to do."""
     try:
-        return POLICY[path]
+        return table[path]
     except KeyError:
         raise MissingPolicyError(
             f"no retry policy for RPC {path}: add it to codegen/policy.py (POLICY) with its "
