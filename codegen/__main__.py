@@ -1,7 +1,7 @@
 """Command line of the generator.
 
-    python -m codegen generate [--check] [--protos DIR] [--out DIR]
-    python -m codegen sync-protos ETCD_SOURCE_TREE [--protos DIR] [--version X.Y.Z]
+python -m codegen generate [--check] [--protos DIR] [--out DIR]
+python -m codegen sync-protos ETCD_SOURCE_TREE [--protos DIR] [--version X.Y.Z]
 """
 
 from __future__ import annotations

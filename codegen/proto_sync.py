@@ -197,7 +197,8 @@ def _short_import(name: str) -> str:
     return "/".join(name.split("/")[-2:])
 
 
-def _normalised_sources(files: dict[str, Path]) -> Iterator[tuple[str, str]]:
+def normalised_sources(files: dict[str, Path]) -> Iterator[tuple[str, str]]:
+    """Upstream texts with annotations cut and imports renamed to our short names."""
     import_line = re.compile(r'(import\s+")([^"]+)(")')
     for short, path in files.items():
         text = strip_annotations(path.read_text())
@@ -219,7 +220,7 @@ def sync(source: Path, protos_dir: Path, version: str | None = None) -> SyncResu
     our_comments = _current_comments(protos_dir)
     with tempfile.TemporaryDirectory(prefix="etcdgen-sync-") as tmp:
         staging = Path(tmp)
-        for short, text in _normalised_sources(files):
+        for short, text in normalised_sources(files):
             (staging / short).parent.mkdir(parents=True, exist_ok=True)
             (staging / short).write_text(text)
         fds = protoc.compile_descriptor_set(staging, list(WANTED_FILES))
