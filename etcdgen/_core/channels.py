@@ -94,6 +94,10 @@ def channel_options(
         ("grpc.max_send_message_length", max_send_bytes + 1024),
         ("grpc.max_receive_message_length", -1 if max_recv_bytes is None else max_recv_bytes),
         ("grpc.enable_retries", 0),
+        # Reconnect to a restarted member quickly; grpc's 1 s..120 s default is for WANs.
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 3000),
         ("grpc.lb_policy_name", "round_robin"),
     ]
     if server_name:

@@ -26,7 +26,8 @@ from .spec import Retry
 # grpc-core's wording when the channel had no connected address to pick:
 # the request was never written to any socket.
 _NOT_SENT_MARKERS = (
-    "failed to connect to all addresses",
+    "failed to connect to all addresses",  # pick_first
+    "connections to all backends failing",  # round_robin
     "no address available",
     "DNS resolution failed",
     "Name resolution failure",
