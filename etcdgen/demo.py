@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import sys
 
-import etcdgen
-from etcdgen.generated.etcdserverpb import rpc_pb2
-from etcdgen.testing import EtcdNotFoundError, EtcdServer
+# Relative imports: the demo also runs from a vendored copy (python -m <pkg>.etcdgen.demo).
+from .client import Client
+from .generated.errors import LeaseNotFoundError
+from .generated.etcdserverpb import rpc_pb2
+from .testing import EtcdNotFoundError, EtcdServer
 
 
 def tour(endpoint: str) -> None:
-    with etcdgen.Client(endpoint) as client:
+    with Client(endpoint) as client:
         status = client.rpc.maintenance.status()
         print(f"connected to etcd {status.version} at {endpoint}")
 
@@ -49,7 +51,7 @@ def tour(endpoint: str) -> None:
 
         try:
             client.rpc.lease.lease_revoke(ID=lease.ID)
-        except etcdgen.LeaseNotFoundError as error:
+        except LeaseNotFoundError as error:
             print(f"revoking it again raises {type(error).__name__}: {error}")
 
 
