@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck generate check-generated sync-protos debian-etcd dist clean
+.PHONY: compat demo test lint typecheck generate check-generated sync-protos debian-etcd dist clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,7 @@ sync-protos: $(STAMP)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# The runtime tests at the lowest and highest declared protobuf/grpcio, and pure-Python protobuf.
+compat: debian-etcd
+	bash scripts/compat-matrix.sh

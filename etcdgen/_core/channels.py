@@ -95,8 +95,9 @@ def channel_options(
         ("grpc.max_receive_message_length", -1 if max_recv_bytes is None else max_recv_bytes),
         ("grpc.enable_retries", 0),
         # Reconnect to a restarted member quickly; grpc's 1 s..120 s default is for WANs.
+        # (Not grpc.min_reconnect_backoff_ms: grpc-core also uses it as the connect
+        # timeout, and 100 ms is too short for a handshake on a loaded machine.)
         ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 3000),
         ("grpc.lb_policy_name", "round_robin"),
     ]

