@@ -41,6 +41,13 @@ sync-protos: $(STAMP)
 	@test -n "$(ETCD_SRC)" || (echo "usage: make sync-protos ETCD_SRC=<etcd source tree>"; exit 2)
 	$(PY) -m codegen sync-protos "$(ETCD_SRC)" $(if $(ETCD_VERSION),--version $(ETCD_VERSION))
 
+# Reproducible release: two runs on one commit give byte-identical files (see dist/SHA256SUMS).
+dist: $(STAMP)
+	rm -rf dist build *.egg-info
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) $(PY) -m build --outdir dist .
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) $(PY) scripts/normalize_sdist.py dist/*.tar.gz
+	cd dist && sha256sum * > SHA256SUMS && cat SHA256SUMS
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
