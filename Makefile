@@ -32,9 +32,11 @@ lint: $(STAMP)
 
 generate: $(STAMP)
 	$(PY) -m codegen generate
+	$(PY) scripts/unasync.py
 
 check-generated: $(STAMP)
 	$(PY) -m codegen generate --check
+	$(PY) scripts/unasync.py --check
 
 # make sync-protos ETCD_SRC=/path/to/etcd/source [ETCD_VERSION=3.x.y]
 sync-protos: $(STAMP)

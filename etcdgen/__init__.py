@@ -6,7 +6,7 @@ with etcdgen.Client("127.0.0.1:2379") as client:
     print(client.rpc.kv.range(key="greeting").kvs[0].value)
 """
 
-from ._core.errors import ClientClosedError, EtcdError, UnavailableError
+from ._core.errors import ClientClosedError, ConnectionFailedError, EtcdError, UnavailableError
 from ._core.retry import RetrySettings
 from ._core.spec import (
     AsyncResponseStream,
@@ -23,6 +23,7 @@ from .client import AsyncClient, Client
 from .generated import ETCD_API_VERSION
 from .generated import errors as _generated_errors
 from .generated.errors import *  # noqa: F403  (one class per etcd error; see its __all__)
+from .kv import Compare, CompareTarget, Op
 
 __all__ = [
     "DEFAULT",
@@ -32,10 +33,14 @@ __all__ = [
     "CallKind",
     "Client",
     "ClientClosedError",
+    "Compare",
+    "CompareTarget",
+    "ConnectionFailedError",
     "Effect",
     "EtcdError",
     "MethodPolicy",
     "MethodSpec",
+    "Op",
     "ResponseStream",
     "Retry",
     "RetrySettings",

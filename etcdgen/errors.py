@@ -4,9 +4,9 @@
 the error table; the runtime adds the few client-side ones.
 """
 
-from ._core.errors import ClientClosedError, EtcdError, UnavailableError
+from ._core.errors import ClientClosedError, ConnectionFailedError, EtcdError, UnavailableError
 from .generated import errors as _generated
 from .generated.errors import *  # noqa: F403  (the generated module defines __all__)
 
-__all__ = ["ClientClosedError", "EtcdError", "UnavailableError"]
+__all__ = ["ClientClosedError", "ConnectionFailedError", "EtcdError", "UnavailableError"]
 __all__ += _generated.__all__

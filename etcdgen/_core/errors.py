@@ -59,3 +59,15 @@ def status_of(error: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
     code = code_method() if callable(code_method) else None
     details = details_method() if callable(details_method) else None
     return (code if isinstance(code, grpc.StatusCode) else None), (details or "")
+
+
+class ConnectionFailedError(UnavailableError):
+    """No endpoint could be connected to within the client's connect_timeout.
+
+    Attributes:
+        endpoints: the endpoints that were tried.
+    """
+
+    def __init__(self, details: str, endpoints: tuple[str, ...], *, attempts: int = 1) -> None:
+        super().__init__(details, grpc.StatusCode.UNAVAILABLE, attempts=attempts)
+        self.endpoints = endpoints

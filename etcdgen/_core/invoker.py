@@ -1,9 +1,10 @@
-"""The sync invoker: how generated sync clients call gRPC.
+"""The invokers: how generated clients call gRPC.
 
 Generated code holds a typed `MethodSpec` per RPC and calls an object that
-satisfies `Invoker`; `GrpcInvoker` is the implementation over a
-`grpc.Channel`. It applies the per-call deadline, the retry policy and turns
-`grpc.RpcError` into etcdgen's exception classes.
+satisfies `Invoker` (sync) or `AsyncInvoker` (asyncio, in `aio_invoker`).
+Both implementations share `InvokerCore`, which holds every decision that is
+not I/O: the per-call deadline, the retry policy, the local size check, and
+the mapping of `grpc.RpcError` to etcdgen's exception classes.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import grpc
+from google.protobuf.message import Message
 
-from .errors import ClientClosedError, EtcdError, status_of
-from .retry import DEFAULT_RETRY, RetrySettings, is_retryable
+from .errors import ClientClosedError, ConnectionFailedError, EtcdError, status_of
+from .retry import DEFAULT_RETRY, RetrySettings, is_retryable, never_sent
 from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT
 from .timeout import Timeout, resolve_timeout
 
 ErrorMapper = Callable[[grpc.RpcError], EtcdError]
 Metadata = tuple[tuple[str, str], ...]
+# The generated error class for oversized requests, set by the client (generated
+# code depends on the core, not the other way round).
+OversizeError = Callable[[str], EtcdError]
 
 
 class Invoker(Protocol):
@@ -42,28 +47,39 @@ class Invoker(Protocol):
     ) -> ResponseStream[ResponseT]: ...
 
 
-class GrpcInvoker:
-    """`Invoker` over one `grpc.Channel`."""
+class InvokerCore:
+    """State and decisions shared by the sync and asyncio invokers."""
 
     def __init__(
         self,
-        channel: grpc.Channel,
+        channel: Any,
         error_mapper: ErrorMapper,
         *,
         default_timeout: float | None = 5.0,
         stream_timeout: float | None = None,
+        connect_timeout: float | None = None,
         retry: RetrySettings = DEFAULT_RETRY,
         metadata: Callable[[], Metadata] | None = None,
+        max_send_bytes: int | None = None,
+        oversize_error: OversizeError | None = None,
+        endpoints: tuple[str, ...] = (),
     ) -> None:
         self._channel = channel
         self._map_error = error_mapper
         self._default_timeout = default_timeout
         # Streams (watch, keep-alive, snapshot) are long-lived: no deadline by default.
         self._stream_timeout = stream_timeout
+        self._connect_timeout = connect_timeout
         self._retry = retry
         self._metadata = metadata
+        self._max_send_bytes = max_send_bytes
+        self._oversize_error = oversize_error
+        self._endpoints = endpoints
         self._callables: dict[str, Any] = {}
         self._closed = False
+        # Set by the first answer from any server; before it, connection failures
+        # are bounded by connect_timeout and reported as ConnectionFailedError.
+        self.connected = False
 
     def close(self) -> None:
         self._closed = True
@@ -85,32 +101,32 @@ class GrpcInvoker:
     def _call_metadata(self) -> Metadata | None:
         return self._metadata() if self._metadata is not None else None
 
-    def unary_unary(
-        self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
-    ) -> ResponseT:
-        call = self._callable(spec)
+    def _check_size(self, spec: MethodSpec[Any, Any], request: Message) -> None:
+        """Refuse locally what the server would refuse after the upload."""
+        if self._max_send_bytes is None:
+            return
+        size = request.ByteSize()
+        if size > self._max_send_bytes:
+            details = (
+                f"{spec.name} request is {size:,} bytes, over the client's max_send_bytes of "
+                f"{self._max_send_bytes:,}: split it (e.g. several puts or smaller values) or "
+                "raise max_send_bytes (etcd itself accepts up to --max-request-bytes, "
+                "1.5 MiB by default)"
+            )
+            if self._oversize_error is not None:
+                raise self._oversize_error(details)
+            raise EtcdError(details)
+
+    def _deadline(self, timeout: Timeout) -> float | None:
         seconds = resolve_timeout(timeout, self._default_timeout)
-        deadline = None if seconds is None else time.monotonic() + seconds
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            try:
-                response: ResponseT = call(
-                    request, timeout=remaining, metadata=self._call_metadata()
-                )
-                return response
-            except grpc.RpcError as error:
-                delay = self._retry_delay(spec, error, attempt, deadline)
-                if delay is None:
-                    raise self._error(error, attempt) from error
-            time.sleep(delay)
+        return None if seconds is None else time.monotonic() + seconds
 
     def _retry_delay(
         self,
         spec: MethodSpec[Any, Any],
         error: grpc.RpcError,
         attempt: int,
+        started: float,
         deadline: float | None,
     ) -> float | None:
         """Seconds to wait before the next attempt, or None to give up."""
@@ -119,23 +135,71 @@ class GrpcInvoker:
             spec.policy.retry, code, details
         ):
             return None
+        now = time.monotonic()
+        connecting_for = now - started
+        if (
+            self._connect_timeout is not None
+            and self._never_connected(code, details)
+            and connecting_for >= self._connect_timeout
+        ):
+            return None
         delay = self._retry.delay(attempt)
-        if deadline is not None and time.monotonic() + delay >= deadline:
+        if deadline is not None and now + delay >= deadline:
             return None
         return delay
 
+    def _never_connected(self, code: grpc.StatusCode | None, details: str) -> bool:
+        return not self.connected and never_sent(code, details)
+
     def _error(self, error: grpc.RpcError, attempts: int) -> EtcdError:
+        code, details = status_of(error)
+        if self._never_connected(code, details):
+            tried = ", ".join(self._endpoints) or "the endpoint"
+            return ConnectionFailedError(
+                f"could not connect to {tried} within {self._connect_timeout} s "
+                f"(connect_timeout); last error: {details}",
+                self._endpoints,
+                attempts=attempts,
+            )
         mapped = self._map_error(error)
         mapped.attempts = attempts
         return mapped
+
+
+class GrpcInvoker(InvokerCore):
+    """`Invoker` over one `grpc.Channel`."""
+
+    def unary_unary(
+        self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
+    ) -> ResponseT:
+        call = self._callable(spec)
+        self._check_size(spec, request)
+        started = time.monotonic()
+        deadline = self._deadline(timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            try:
+                response: ResponseT = call(
+                    request, timeout=remaining, metadata=self._call_metadata()
+                )
+            except grpc.RpcError as error:
+                delay = self._retry_delay(spec, error, attempt, started, deadline)
+                if delay is None:
+                    raise self._error(error, attempt) from error
+                time.sleep(delay)
+                continue
+            self.connected = True
+            return response
 
     def unary_stream(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
     ) -> ResponseStream[ResponseT]:
         call = self._callable(spec)
+        self._check_size(spec, request)
         seconds = resolve_timeout(timeout, self._stream_timeout)
-        responses = call(request, timeout=seconds, metadata=self._call_metadata())
-        return self._mapped(responses)
+        return _MappedStream(call(request, timeout=seconds, metadata=self._call_metadata()), self)
 
     def stream_stream(
         self,
@@ -148,27 +212,26 @@ class GrpcInvoker:
         call = self._callable(spec)
         seconds = resolve_timeout(timeout, self._stream_timeout)
         responses = call(iter(requests), timeout=seconds, metadata=self._call_metadata())
-        return self._mapped(responses)
-
-    def _mapped(self, responses: Any) -> ResponseStream[Any]:
-        return _MappedStream(responses, self._map_error)
+        return _MappedStream(responses, self)
 
 
 class _MappedStream:
     """A response stream whose errors are etcdgen exceptions; `cancel()` ends it."""
 
-    def __init__(self, call: Any, map_error: ErrorMapper) -> None:
+    def __init__(self, call: Any, invoker: InvokerCore) -> None:
         self._call = call
-        self._map_error = map_error
+        self._invoker = invoker
 
     def __iter__(self) -> _MappedStream:
         return self
 
     def __next__(self) -> Any:
         try:
-            return next(self._call)
+            item = next(self._call)
         except grpc.RpcError as error:
-            raise self._map_error(error) from error
+            raise self._invoker._error(error, 1) from error
+        self._invoker.connected = True
+        return item
 
     def cancel(self) -> None:
         self._call.cancel()

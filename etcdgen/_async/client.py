@@ -1,0 +1,297 @@
+"""`AsyncClient`: the asyncio etcd v3 client.
+
+This file is the source of `etcdgen/_sync/client.py` (the sync `Client`),
+which `scripts/unasync.py` derives from it by dropping `async`/`await` and
+renaming the asyncio types; CI fails if the two drift. Request building and
+validation live in `etcdgen/kv.py`, shared by both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from .._core.channels import DEFAULT_MAX_SEND_BYTES
+from .._core.config import make_config
+from .._core.retry import DEFAULT_RETRY, RetrySettings
+from .._core.timeout import DEFAULT, Timeout
+from ..generated.etcdserverpb import rpc_pb2
+from ..generated.mvccpb import kv_pb2
+from ..kv import (
+    KeyLike,
+    SortOrder,
+    SortTarget,
+    compaction_request,
+    delete_request,
+    key_range,
+    put_request,
+    range_request,
+    to_bytes,
+    txn_request,
+)
+from .connection import AsyncConnection
+
+
+class AsyncClient:
+    """An etcd v3 client (asyncio). Use `async with AsyncClient(...) as client:`.
+
+    Args:
+        endpoints: `"host:port"` or a list of them (members of one cluster);
+            `https://host:port` turns TLS on.
+        timeout: default deadline in seconds of each call (retries included);
+            None for no deadline. Every method also takes `timeout=`.
+        connect_timeout: how long calls wait for a first connection before
+            raising `ConnectionFailedError` naming the endpoints.
+        keepalive_time: seconds between HTTP/2 pings while calls are active
+            (>= 5: etcd rejects more frequent pings).
+        keepalive_timeout: seconds without a ping reply before the connection
+            is considered dead.
+        max_send_bytes: largest request sent; larger ones fail locally with
+            `RequestTooLargeError` (default 2 MiB, as Go's clientv3).
+        max_recv_bytes: largest response accepted; None for no limit.
+        ca: CA certificate(s) to verify the server (path or PEM bytes).
+        cert, key: client certificate and key for mutual TLS.
+        server_name: expected name in the server certificate, when it differs
+            from the endpoint's host.
+        username, password: credentials for etcd's auth.
+        retry: attempt limits and backoff for retried calls.
+    """
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str] = "127.0.0.1:2379",
+        *,
+        timeout: float | None = 5.0,
+        connect_timeout: float = 5.0,
+        keepalive_time: float = 30.0,
+        keepalive_timeout: float = 10.0,
+        max_send_bytes: int = DEFAULT_MAX_SEND_BYTES,
+        max_recv_bytes: int | None = None,
+        ca: str | Path | bytes | None = None,
+        cert: str | Path | bytes | None = None,
+        key: str | Path | bytes | None = None,
+        server_name: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        retry: RetrySettings = DEFAULT_RETRY,
+    ) -> None:
+        self.config = make_config(
+            endpoints,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            keepalive_time=keepalive_time,
+            keepalive_timeout=keepalive_timeout,
+            max_send_bytes=max_send_bytes,
+            max_recv_bytes=max_recv_bytes,
+            ca=ca,
+            cert=cert,
+            key=key,
+            server_name=server_name,
+            username=username,
+            password=password,
+            retry=retry,
+        )
+        self._connection = AsyncConnection(self.config)
+        #: The generated client of every etcd service: `client.rpc.kv.range(key=b"k")`.
+        self.rpc = self._connection.rpc
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return self.config.endpoints
+
+    async def close(self) -> None:
+        """Release the channel; later calls raise `ClientClosedError`."""
+        await self._connection.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def put(
+        self,
+        key: KeyLike,
+        value: KeyLike | None = None,
+        *,
+        lease: int | None = None,
+        prev_kv: bool = False,
+        ignore_value: bool = False,
+        ignore_lease: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> rpc_pb2.PutResponse:
+        """Write `value` to `key` (str or bytes).
+
+        Args:
+            lease: attach the key to this lease (it is deleted when the lease ends).
+            prev_kv: return the previous key-value in `.prev_kv`.
+            ignore_value: keep the current value (update only the lease).
+            ignore_lease: keep the current lease (update only the value).
+            timeout: seconds, None for no deadline, DEFAULT for the client's.
+        """
+        request = put_request(
+            key,
+            value,
+            lease=lease,
+            prev_kv=prev_kv,
+            ignore_value=ignore_value,
+            ignore_lease=ignore_lease,
+        )
+        return await self.rpc.kv.put(request, timeout=timeout)
+
+    async def get(
+        self,
+        key: KeyLike,
+        *,
+        range_end: KeyLike | None = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        limit: int = 0,
+        revision: int | None = None,
+        sort_order: SortOrder = "none",
+        sort_target: SortTarget = "key",
+        serializable: bool = False,
+        keys_only: bool = False,
+        count_only: bool = False,
+        min_mod_revision: int | None = None,
+        max_mod_revision: int | None = None,
+        min_create_revision: int | None = None,
+        max_create_revision: int | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> rpc_pb2.RangeResponse:
+        """Read a key, a prefix (`prefix=True`), a range (`range_end=`) or all keys >= key
+        (`from_key=True`). The response has `.kvs`, `.count`, `.more` and `.header`.
+
+        Args:
+            limit: at most this many keys (0: no limit); `.more` says if there were more.
+            revision: read the store as of this revision (0/None: the latest).
+            sort_order: "none", "ascend" or "descend".
+            sort_target: "key", "version", "create", "mod" or "value".
+            serializable: answer from the contacted member without consensus (may be stale).
+            keys_only: leave values out. count_only: return only `.count`.
+            min_mod_revision, max_mod_revision, min_create_revision, max_create_revision:
+                keep only keys whose revisions lie within these bounds.
+            timeout: seconds, None for no deadline, DEFAULT for the client's.
+        """
+        request = range_request(
+            key,
+            range_end=range_end,
+            prefix=prefix,
+            from_key=from_key,
+            limit=limit,
+            revision=revision,
+            sort_order=sort_order,
+            sort_target=sort_target,
+            serializable=serializable,
+            keys_only=keys_only,
+            count_only=count_only,
+            min_mod_revision=min_mod_revision,
+            max_mod_revision=max_mod_revision,
+            min_create_revision=min_create_revision,
+            max_create_revision=max_create_revision,
+        )
+        return await self.rpc.kv.range(request, timeout=timeout)
+
+    async def delete(
+        self,
+        key: KeyLike,
+        *,
+        range_end: KeyLike | None = None,
+        prefix: bool = False,
+        from_key: bool = False,
+        prev_kv: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> rpc_pb2.DeleteRangeResponse:
+        """Delete a key, a prefix, a range or all keys >= key; `.deleted` counts them.
+
+        Args:
+            prev_kv: return the deleted key-values in `.prev_kvs`.
+            timeout: seconds, None for no deadline, DEFAULT for the client's.
+        """
+        request = delete_request(
+            key, range_end=range_end, prefix=prefix, from_key=from_key, prev_kv=prev_kv
+        )
+        return await self.rpc.kv.delete_range(request, timeout=timeout)
+
+    async def txn(
+        self,
+        compare: Sequence[rpc_pb2.Compare] = (),
+        success: Sequence[rpc_pb2.RequestOp] = (),
+        failure: Sequence[rpc_pb2.RequestOp] = (),
+        *,
+        timeout: Timeout = DEFAULT,
+    ) -> rpc_pb2.TxnResponse:
+        """Run `success` if every compare holds, else `failure`, atomically.
+
+        Build compares with `etcdgen.Compare` (`Compare.value("k") == "v"`) and
+        operations with `etcdgen.Op` (`Op.put`, `Op.get`, `Op.delete`, `Op.txn`).
+        `.succeeded` says which branch ran; `.responses` holds one result per op.
+        """
+        request = txn_request(compare, success, failure)
+        return await self.rpc.kv.txn(request, timeout=timeout)
+
+    async def compact(
+        self, revision: int, *, physical: bool = False, timeout: Timeout = DEFAULT
+    ) -> rpc_pb2.CompactionResponse:
+        """Discard history before `revision`; `physical=True` waits until it is purged."""
+        request = compaction_request(revision, physical=physical)
+        return await self.rpc.kv.compact(request, timeout=timeout)
+
+    def iter_prefix(
+        self,
+        prefix: KeyLike,
+        *,
+        page_size: int = 1000,
+        revision: int | None = None,
+        keys_only: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> AsyncIterator[kv_pb2.KeyValue]:
+        """Every key under `prefix`, in key order, fetched `page_size` at a time.
+
+        All pages are read at one revision (the first page's, or `revision=`),
+        so concurrent writes cannot skew the result and no response comes near
+        the message size limits. `timeout` applies to each page. If that revision
+        is compacted while paging, `CompactedError` is raised.
+        """
+        start, end = key_range(prefix, prefix=True)
+        return self.iter_range(
+            start, end, page_size=page_size, revision=revision, keys_only=keys_only, timeout=timeout
+        )
+
+    async def iter_range(
+        self,
+        key: KeyLike,
+        range_end: KeyLike,
+        *,
+        page_size: int = 1000,
+        revision: int | None = None,
+        keys_only: bool = False,
+        timeout: Timeout = DEFAULT,
+    ) -> AsyncIterator[kv_pb2.KeyValue]:
+        """Every key in [key, range_end) in key order, paged at one revision (see iter_prefix)."""
+        if page_size <= 0:
+            raise ValueError(f"page_size must be > 0, got {page_size}")
+        start, end = to_bytes(key), to_bytes(range_end, "range_end")
+        pinned = revision or 0
+        while True:
+            request = range_request(
+                start,
+                range_end=end,
+                limit=page_size,
+                revision=pinned,
+                keys_only=keys_only,
+            )
+            page = await self.rpc.kv.range(request, timeout=timeout)
+            pinned = pinned or page.header.revision
+            for item in page.kvs:
+                yield item
+            if not page.more or not page.kvs:
+                return
+            # The next page starts just after the last key seen.
+            start = page.kvs[-1].key + b"\0"

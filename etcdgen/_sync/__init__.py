@@ -1,0 +1,1 @@
+"""The sync client. `client.py` here is generated from `../_async/client.py`."""
