@@ -370,10 +370,11 @@ class ServerTLS:
     """TLS for the client port of an :class:`EtcdServer` (peer traffic stays plain HTTP).
 
     ``cert``/``key`` are the server's certificate and key; the certificate should carry an
-    IP SAN for 127.0.0.1.  ``ca`` is the CA used to verify clients (``--trusted-ca-file``)
-    and, in this harness, the server.  ``client_cert_auth`` requires client certificates
-    (``--client-cert-auth``); the harness then presents ``client_cert``/``client_key`` in
-    its own health checks and ``etcdctl`` calls, falling back to ``cert``/``key``.
+    IP SAN for 127.0.0.1.  ``ca`` verifies the server on the harness's side and, with
+    ``client_cert_auth``, the clients (``--trusted-ca-file``).  ``client_cert_auth``
+    requires client certificates (``--client-cert-auth``); the harness then presents
+    ``client_cert``/``client_key`` in its own health checks and ``etcdctl`` calls, falling
+    back to ``cert``/``key``.
     """
 
     cert: Path
@@ -392,10 +393,11 @@ class ServerTLS:
     def server_args(self) -> list[str]:
         """The etcd flags for this configuration."""
         args = ["--cert-file", str(self.cert), "--key-file", str(self.key)]
-        if self.ca is not None:
-            args += ["--trusted-ca-file", str(self.ca)]
+        # etcd requires client certificates whenever --trusted-ca-file is given, so
+        # the CA is passed only with client_cert_auth; otherwise it only verifies the
+        # server on the harness's side.
         if self.client_cert_auth:
-            args.append("--client-cert-auth")
+            args += ["--trusted-ca-file", str(self.ca), "--client-cert-auth"]
         return args
 
     def etcdctl_args(self) -> list[str]:

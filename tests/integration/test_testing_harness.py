@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -16,6 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from certs import make_tls
 
 from etcdgen import testing
 from etcdgen.testing import (
@@ -24,7 +24,6 @@ from etcdgen.testing import (
     EtcdNotFoundError,
     EtcdServer,
     EtcdStartError,
-    ServerTLS,
     find_etcd_binary,
 )
 
@@ -270,32 +269,6 @@ def test_tls_with_client_certificates(etcd_binary: EtcdBinary, tmp_path: Path) -
         anonymous.check_hostname = False
         with pytest.raises(OSError):  # URLError, SSLError or a reset, depending on timing
             urllib.request.urlopen(f"{server.client_url}/health", timeout=5, context=anonymous)
-
-
-def make_tls(directory: Path) -> ServerTLS:
-    """A throw-away CA and one certificate for 127.0.0.1, usable as server and client."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is needed to create test certificates")
-    ca_key, ca_cert = directory / "ca.key", directory / "ca.crt"
-    key, csr, cert = directory / "node.key", directory / "node.csr", directory / "node.crt"
-    ext = directory / "ext.cnf"
-    ext.write_text(
-        "subjectAltName = IP:127.0.0.1\n"
-        "extendedKeyUsage = serverAuth, clientAuth\n"
-        "keyUsage = digitalSignature, keyEncipherment\n"
-    )
-    steps = [
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=etcdgen-ca",
-         "-keyout", ca_key, "-out", ca_cert],
-        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-         "-keyout", key, "-out", csr],
-        ["x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
-         "-days", "1", "-extfile", ext, "-out", cert],
-    ]  # fmt: skip
-    for step in steps:
-        subprocess.run([openssl, *map(str, step)], capture_output=True, check=True, timeout=30)
-    return ServerTLS(cert=cert, key=key, ca=ca_cert, client_cert_auth=True)
 
 
 # --- clusters ---------------------------------------------------------------------------------
