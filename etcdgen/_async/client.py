@@ -105,6 +105,12 @@ class AsyncClient:
         await self._connection.close()
 
     async def __aenter__(self) -> AsyncClient:
+        """Authenticate now when credentials were given (bad ones raise here)."""
+        try:
+            await self._connection.open()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(

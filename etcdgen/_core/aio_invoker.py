@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import grpc
@@ -38,7 +38,20 @@ class AsyncInvoker(Protocol):
 
 
 class AsyncGrpcInvoker(InvokerCore):
-    """`AsyncInvoker` over one `grpc.aio.Channel`."""
+    """`AsyncInvoker` over one `grpc.aio.Channel` (auth as in `GrpcInvoker`)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        authenticate: Callable[[], Awaitable[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._authenticate = authenticate
+
+    async def _ensure_token(self) -> None:
+        if self._authenticate is not None and self.token is None:
+            self.token = await self._authenticate()
 
     async def unary_unary(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
@@ -48,14 +61,19 @@ class AsyncGrpcInvoker(InvokerCore):
         started = time.monotonic()
         deadline = self._deadline(timeout)
         attempt = 0
+        refreshed = False
         while True:
             attempt += 1
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
+                await self._ensure_token()
                 response: ResponseT = await call(
                     request, timeout=remaining, metadata=self._call_metadata()
                 )
             except grpc.RpcError as error:
+                if not refreshed and self._token_rejected(error):
+                    refreshed = True  # rejected before it was applied: safe to resend
+                    continue
                 delay = self._retry_delay(spec, error, attempt, started, deadline)
                 if delay is None:
                     raise self._error(error, attempt) from error

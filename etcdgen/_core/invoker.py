@@ -63,6 +63,7 @@ class InvokerCore:
         max_send_bytes: int | None = None,
         oversize_error: OversizeError | None = None,
         endpoints: tuple[str, ...] = (),
+        is_token_error: Callable[[grpc.RpcError], bool] | None = None,
     ) -> None:
         self._channel = channel
         self._map_error = error_mapper
@@ -77,6 +78,10 @@ class InvokerCore:
         self._endpoints = endpoints
         self._callables: dict[str, Any] = {}
         self._closed = False
+        # Auth: the token sent with each call; None until fetched (or after etcd
+        # rejected it: expired simple token, auth store changed). Subclasses fetch it.
+        self._is_token_error = is_token_error
+        self.token: str | None = None
         # Set by the first answer from any server; before it, connection failures
         # are bounded by connect_timeout and reported as ConnectionFailedError.
         self.connected = False
@@ -99,7 +104,16 @@ class InvokerCore:
         return found
 
     def _call_metadata(self) -> Metadata | None:
+        if self.token is not None:
+            return (("token", self.token),)
         return self._metadata() if self._metadata is not None else None
+
+    def _token_rejected(self, error: grpc.RpcError) -> bool:
+        """True (and the token dropped) when etcd refused the call for its token."""
+        if self.token is None or self._is_token_error is None or not self._is_token_error(error):
+            return False
+        self.token = None
+        return True
 
     def _check_size(self, spec: MethodSpec[Any, Any], request: Message) -> None:
         """Refuse locally what the server would refuse after the upload."""
@@ -167,7 +181,21 @@ class InvokerCore:
 
 
 class GrpcInvoker(InvokerCore):
-    """`Invoker` over one `grpc.Channel`."""
+    """`Invoker` over one `grpc.Channel`.
+
+    With `authenticate` (a function returning a fresh token), every call carries
+    a token, fetched before the first call and again once when etcd rejects it.
+    """
+
+    def __init__(
+        self, *args: Any, authenticate: Callable[[], str] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._authenticate = authenticate
+
+    def _ensure_token(self) -> None:
+        if self._authenticate is not None and self.token is None:
+            self.token = self._authenticate()
 
     def unary_unary(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
@@ -177,14 +205,19 @@ class GrpcInvoker(InvokerCore):
         started = time.monotonic()
         deadline = self._deadline(timeout)
         attempt = 0
+        refreshed = False
         while True:
             attempt += 1
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
             try:
+                self._ensure_token()
                 response: ResponseT = call(
                     request, timeout=remaining, metadata=self._call_metadata()
                 )
             except grpc.RpcError as error:
+                if not refreshed and self._token_rejected(error):
+                    refreshed = True  # rejected before it was applied: safe to resend
+                    continue
                 delay = self._retry_delay(spec, error, attempt, started, deadline)
                 if delay is None:
                     raise self._error(error, attempt) from error
@@ -199,6 +232,7 @@ class GrpcInvoker(InvokerCore):
         call = self._callable(spec)
         self._check_size(spec, request)
         seconds = resolve_timeout(timeout, self._stream_timeout)
+        self._ensure_token()
         return _MappedStream(call(request, timeout=seconds, metadata=self._call_metadata()), self)
 
     def stream_stream(
@@ -211,6 +245,7 @@ class GrpcInvoker(InvokerCore):
             raise TypeError(f"{spec.path} is not a bidirectional stream")
         call = self._callable(spec)
         seconds = resolve_timeout(timeout, self._stream_timeout)
+        self._ensure_token()
         responses = call(iter(requests), timeout=seconds, metadata=self._call_metadata())
         return _MappedStream(responses, self)
 

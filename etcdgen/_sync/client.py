@@ -100,6 +100,12 @@ class Client:
         self._connection.close()
 
     def __enter__(self) -> Client:
+        """Authenticate now when credentials were given (bad ones raise here)."""
+        try:
+            self._connection.open()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(

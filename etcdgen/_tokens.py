@@ -1,0 +1,16 @@
+"""Which etcd errors mean "your auth token is no longer good"."""
+
+from __future__ import annotations
+
+import grpc
+
+from .generated.errors import AuthOldRevisionError, InvalidAuthTokenError, error_from_rpc
+
+
+def is_token_error(error: grpc.RpcError) -> bool:
+    """True for an expired or unknown token, or one older than an auth change.
+
+    etcd rejects such calls before applying them, so they may be resent with a
+    fresh token whatever their retry class.
+    """
+    return isinstance(error_from_rpc(error), (InvalidAuthTokenError, AuthOldRevisionError))
