@@ -1,0 +1,319 @@
+"""Client overhead of etcdgen against the raw generated gRPC stub, on a real etcd.
+
+    python bench/bench_client.py            # full run (about 2-3 minutes)
+    python bench/bench_client.py --quick    # fewer rounds and calls, a smoke run
+
+One etcd 3.5.1 is started on loopback with --unsafe-no-fsync: this measures the
+client, not the disk. "raw" is a plain `grpc.insecure_channel` (grpc defaults,
+only the receive limit raised) and `channel.unary_unary(...)` with the message
+classes of `etcdgen.generated.etcdserverpb.rpc_pb2`: no etcdgen runtime.
+
+Client and server share the machine, so wall-clock rates drift between runs.
+Each round therefore runs raw, ours, raw back to back, and the result is the
+median over rounds of ours / mean(raw before, raw after). Client CPU per call
+(`time.process_time()`: this process, grpc's own threads included) is printed
+beside it. Nothing here asserts on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import cycle, islice
+
+import grpc
+from google.protobuf import __version__ as protobuf_version
+from grpc import aio
+
+import etcdgen
+from etcdgen.generated.etcdserverpb import rpc_pb2
+from etcdgen.testing import EtcdServer
+
+SYNC_TARGET = 1.10  # ours / raw time per call, at most
+ASYNC_TARGET = 0.90  # ours / raw throughput, at least
+KEY_COUNT = 1000
+VALUE = b"v" * 64
+# The raw channel: grpc defaults, except no 4 MiB receive limit (as etcdgen).
+RAW_OPTIONS = [("grpc.max_receive_message_length", -1)]
+PUT = "/etcdserverpb.KV/Put"
+RANGE = "/etcdserverpb.KV/Range"
+
+
+@dataclass(frozen=True)
+class Settings:
+    rounds: int
+    sync_calls: int
+    async_calls: int
+    concurrency: int
+
+
+FULL = Settings(rounds=7, sync_calls=2000, async_calls=20000, concurrency=64)
+QUICK = Settings(rounds=3, sync_calls=400, async_calls=4000, concurrency=64)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed block of `calls` operations."""
+
+    wall: float
+    cpu: float
+    calls: int
+
+    @property
+    def us_per_call(self) -> float:
+        return self.wall / self.calls * 1e6
+
+    @property
+    def ops_per_s(self) -> float:
+        return self.calls / self.wall
+
+    @property
+    def cpu_us_per_call(self) -> float:
+        return self.cpu / self.calls * 1e6
+
+
+@dataclass
+class Comparison:
+    """Paired rounds of raw vs ours for one operation."""
+
+    name: str
+    is_async: bool
+    raw: list[Sample] = field(default_factory=list)
+    ours: list[Sample] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    cpu_ratios: list[float] = field(default_factory=list)
+
+    def rate(self, sample: Sample) -> float:
+        """µs per call (sync) or ops/s (async)."""
+        return sample.ops_per_s if self.is_async else sample.us_per_call
+
+    def add_round(self, before: Sample, ours: Sample, after: Sample) -> None:
+        self.raw += [before, after]
+        self.ours.append(ours)
+        raw_rate = (self.rate(before) + self.rate(after)) / 2
+        self.ratios.append(self.rate(ours) / raw_rate)
+        raw_cpu = (before.cpu_us_per_call + after.cpu_us_per_call) / 2
+        self.cpu_ratios.append(ours.cpu_us_per_call / raw_cpu)
+
+    @property
+    def unit(self) -> str:
+        return "ops/s" if self.is_async else "µs/call"
+
+    @property
+    def target(self) -> str:
+        return f">= {ASYNC_TARGET:.2f}" if self.is_async else f"<= {SYNC_TARGET:.2f}"
+
+    def verdict(self) -> str:
+        ratio = statistics.median(self.ratios)
+        met = ratio >= ASYNC_TARGET if self.is_async else ratio <= SYNC_TARGET
+        return "MET" if met else "MISSED"
+
+    def print_round(self, index: int) -> None:
+        before, after = self.raw[-2], self.raw[-1]
+        ours = self.ours[-1]
+        print(
+            f"  round {index + 1}  {self.name:<34} raw {self.rate(before):8.1f} "
+            f"ours {self.rate(ours):8.1f} raw {self.rate(after):8.1f} {self.unit:<7}  "
+            f"ratio {self.ratios[-1]:.3f}  CPU {before.cpu_us_per_call:5.1f}/"
+            f"{ours.cpu_us_per_call:5.1f}/{after.cpu_us_per_call:5.1f} µs",
+            flush=True,
+        )
+
+
+# -- sync --------------------------------------------------------------------------------------
+
+
+def timed_sync(op: Callable[[bytes], object], keys: Sequence[bytes]) -> Sample:
+    gc.collect()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for key in keys:
+        op(key)
+    cpu1, wall1 = time.process_time(), time.perf_counter()
+    return Sample(wall1 - wall0, cpu1 - cpu0, len(keys))
+
+
+def run_sync(endpoint: str, settings: Settings, keys: Sequence[bytes]) -> list[Comparison]:
+    channel = grpc.insecure_channel(endpoint, options=RAW_OPTIONS)
+    raw_put = channel.unary_unary(
+        PUT,
+        request_serializer=rpc_pb2.PutRequest.SerializeToString,
+        response_deserializer=rpc_pb2.PutResponse.FromString,
+    )
+    raw_range = channel.unary_unary(
+        RANGE,
+        request_serializer=rpc_pb2.RangeRequest.SerializeToString,
+        response_deserializer=rpc_pb2.RangeResponse.FromString,
+    )
+    with channel, etcdgen.Client(endpoint) as client:
+        # (comparison, raw op, our op); every op takes a key and makes one RPC.
+        variants: list[tuple[Comparison, Callable[[bytes], object], Callable[[bytes], object]]] = [
+            (
+                Comparison("sync put  Client.put", is_async=False),
+                lambda key: raw_put(rpc_pb2.PutRequest(key=key, value=VALUE)),
+                lambda key: client.put(key, VALUE),
+            ),
+            (
+                Comparison("sync put  client.rpc.kv.put", is_async=False),
+                lambda key: raw_put(rpc_pb2.PutRequest(key=key, value=VALUE)),
+                lambda key: client.rpc.kv.put(key=key, value=VALUE),
+            ),
+            (
+                Comparison("sync get  Client.get", is_async=False),
+                lambda key: raw_range(rpc_pb2.RangeRequest(key=key)),
+                lambda key: client.get(key),
+            ),
+        ]
+        # One comparison at a time, each after its own warm-up: etcd answers gets
+        # faster for about a second after a burst of puts, which would favour the
+        # first raw block of each round if put and get rounds were interleaved.
+        warmup = keys[: max(200, settings.sync_calls // 2)]
+        for comparison, raw_op, our_op in variants:
+            timed_sync(raw_op, warmup)
+            timed_sync(our_op, warmup)
+            timed_sync(raw_op, warmup)
+            for index in range(settings.rounds):
+                before = timed_sync(raw_op, keys)
+                ours = timed_sync(our_op, keys)
+                after = timed_sync(raw_op, keys)
+                comparison.add_round(before, ours, after)
+                comparison.print_round(index)
+    return [comparison for comparison, _, _ in variants]
+
+
+# -- asyncio -----------------------------------------------------------------------------------
+
+
+async def timed_async(
+    op: Callable[[bytes], Awaitable[object]], keys: Sequence[bytes], concurrency: int
+) -> Sample:
+    pending = iter(keys)  # shared: each worker takes the next key
+
+    async def worker() -> None:
+        for key in pending:
+            await op(key)
+
+    gc.collect()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    cpu1, wall1 = time.process_time(), time.perf_counter()
+    return Sample(wall1 - wall0, cpu1 - cpu0, len(keys))
+
+
+async def run_async(endpoint: str, settings: Settings, keys: Sequence[bytes]) -> Comparison:
+    comparison = Comparison(f"async put AsyncClient.put x{settings.concurrency}", is_async=True)
+    channel = aio.insecure_channel(endpoint, options=RAW_OPTIONS)
+    raw_put = channel.unary_unary(
+        PUT,
+        request_serializer=rpc_pb2.PutRequest.SerializeToString,
+        response_deserializer=rpc_pb2.PutResponse.FromString,
+    )
+
+    def raw_op(key: bytes) -> Awaitable[rpc_pb2.PutResponse]:
+        return raw_put(rpc_pb2.PutRequest(key=key, value=VALUE))
+
+    async with channel, etcdgen.AsyncClient(endpoint) as client:
+
+        def our_op(key: bytes) -> Awaitable[rpc_pb2.PutResponse]:
+            return client.put(key, VALUE)
+
+        warmup = keys[: max(1000, len(keys) // 4)]
+        await timed_async(raw_op, warmup, settings.concurrency)
+        await timed_async(our_op, warmup, settings.concurrency)
+        for index in range(settings.rounds):
+            before = await timed_async(raw_op, keys, settings.concurrency)
+            ours = await timed_async(our_op, keys, settings.concurrency)
+            after = await timed_async(raw_op, keys, settings.concurrency)
+            comparison.add_round(before, ours, after)
+            comparison.print_round(index)
+    return comparison
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+def summary(comparisons: Sequence[Comparison]) -> None:
+    header = (
+        f"{'variant':<37} {'raw':>15} {'ours':>15} {'ratio (median)':>22} "
+        f"{'target':>7}  {'CPU/call raw -> ours (µs)':>27} {'CPU ratio':>9}  verdict"
+    )
+    print(header)
+    print("-" * len(header))
+    for c in comparisons:
+        raw = statistics.median(c.rate(s) for s in c.raw)
+        ours = statistics.median(c.rate(s) for s in c.ours)
+        ratio = statistics.median(c.ratios)
+        spread = f"[{min(c.ratios):.2f}-{max(c.ratios):.2f}]"
+        raw_cpu = statistics.median(s.cpu_us_per_call for s in c.raw)
+        ours_cpu = statistics.median(s.cpu_us_per_call for s in c.ours)
+        cpu = f"{raw_cpu:.1f} -> {ours_cpu:.1f} ({ours_cpu - raw_cpu:+.1f})"
+        unit = "ops/s" if c.is_async else "µs"
+        print(
+            f"{c.name:<37} {f'{raw:.1f} {unit}':>15} {f'{ours:.1f} {unit}':>15} "
+            f"{ratio:>7.3f} {spread:>14} {c.target:>7}  {cpu:>27} "
+            f"{statistics.median(c.cpu_ratios):>9.3f}  {c.verdict()}"
+        )
+    print()
+    print(
+        "ratio: per round ours / mean(raw before, raw after), median over rounds [min-max];\n"
+        "       sync: time per call (lower is better), async: throughput (higher is better).\n"
+        "CPU:   this process's CPU per call (time.process_time), median over blocks;\n"
+        "       CPU ratio is the median paired ours / raw."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and calls")
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else FULL
+
+    distinct = [f"bench/key-{i:06d}".encode() for i in range(KEY_COUNT)]  # 16 bytes each
+    sync_keys = list(islice(cycle(distinct), settings.sync_calls))
+    async_keys = list(islice(cycle(distinct), settings.async_calls))
+
+    started = time.perf_counter()
+    with EtcdServer(unsafe_no_fsync=True) as server:
+        print(f"etcdgen {etcdgen.__version__} client benchmark{' (--quick)' if args.quick else ''}")
+        print(
+            f"  etcd {server.version} at {server.endpoint}, started with --unsafe-no-fsync:\n"
+            "  fsync is OFF because this benchmark measures the client, not the disk."
+        )
+        print(
+            f"  Python {platform.python_version()}, grpcio {grpc.__version__}, "
+            f"protobuf {protobuf_version}, {os.cpu_count()} CPUs shared by client and server"
+        )
+        print(
+            "  raw = grpc.insecure_channel / grpc.aio.insecure_channel with grpc's default "
+            "options\n"
+            "        (only grpc.max_receive_message_length raised to -1), "
+            "channel.unary_unary + rpc_pb2 classes;\n"
+            "        no deadline per call (etcdgen sets its default 5 s deadline on each call)."
+        )
+        print(
+            f"  keys {len(distinct[0])} B ({KEY_COUNT} distinct), values {len(VALUE)} B; "
+            f"{settings.rounds} rounds of (raw, ours, raw); "
+            f"sync {settings.sync_calls} calls per block, "
+            f"async {settings.async_calls} puts per block, {settings.concurrency} in flight"
+        )
+        print()
+        print("sync, sequential (µs per call; lower is better)", flush=True)
+        comparisons = run_sync(server.endpoint, settings, sync_keys)
+        print()
+        print(f"asyncio, {settings.concurrency} in flight (ops/s; higher is better)", flush=True)
+        comparisons.append(asyncio.run(run_async(server.endpoint, settings, async_keys)))
+    print()
+    summary(comparisons)
+    print(f"\ntotal run time {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
