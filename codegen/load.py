@@ -13,6 +13,7 @@ from . import model
 from .descriptors import comments_by_key
 from .errors_table import ERRORS, ErrorSpec, class_name
 from .policy import POLICY, MethodPolicyEntry, policy_for
+from .proto_printer import SCALAR_NAMES as _PROTO_SCALAR
 
 _SCALAR_PYTHON = {
     d.FieldDescriptorProto.TYPE_DOUBLE: "float",
@@ -31,23 +32,6 @@ _SCALAR_PYTHON = {
     d.FieldDescriptorProto.TYPE_SFIXED64: "int",
     d.FieldDescriptorProto.TYPE_SINT32: "int",
     d.FieldDescriptorProto.TYPE_SINT64: "int",
-}
-_PROTO_SCALAR = {
-    d.FieldDescriptorProto.TYPE_DOUBLE: "double",
-    d.FieldDescriptorProto.TYPE_FLOAT: "float",
-    d.FieldDescriptorProto.TYPE_INT64: "int64",
-    d.FieldDescriptorProto.TYPE_UINT64: "uint64",
-    d.FieldDescriptorProto.TYPE_INT32: "int32",
-    d.FieldDescriptorProto.TYPE_FIXED64: "fixed64",
-    d.FieldDescriptorProto.TYPE_FIXED32: "fixed32",
-    d.FieldDescriptorProto.TYPE_BOOL: "bool",
-    d.FieldDescriptorProto.TYPE_STRING: "string",
-    d.FieldDescriptorProto.TYPE_BYTES: "bytes",
-    d.FieldDescriptorProto.TYPE_UINT32: "uint32",
-    d.FieldDescriptorProto.TYPE_SFIXED32: "sfixed32",
-    d.FieldDescriptorProto.TYPE_SFIXED64: "sfixed64",
-    d.FieldDescriptorProto.TYPE_SINT32: "sint32",
-    d.FieldDescriptorProto.TYPE_SINT64: "sint64",
 }
 
 # Errors that mean "it took too long": they also subclass the builtin TimeoutError.

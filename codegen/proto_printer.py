@@ -16,7 +16,7 @@ from google.protobuf import descriptor_pb2 as d
 
 from .descriptors import span_starts
 
-_SCALAR_NAMES = {
+SCALAR_NAMES = {
     d.FieldDescriptorProto.TYPE_DOUBLE: "double",
     d.FieldDescriptorProto.TYPE_FLOAT: "float",
     d.FieldDescriptorProto.TYPE_INT64: "int64",
@@ -201,9 +201,9 @@ class _Printer:
     def _type(self, field: d.FieldDescriptorProto) -> str:
         if field.type in (d.FieldDescriptorProto.TYPE_MESSAGE, d.FieldDescriptorProto.TYPE_ENUM):
             return self._short(field.type_name)
-        if field.type not in _SCALAR_NAMES:
+        if field.type not in SCALAR_NAMES:
             raise UnsupportedProtoError(f"field {field.name}: type {field.type} is not supported")
-        return _SCALAR_NAMES[field.type]
+        return SCALAR_NAMES[field.type]
 
     def _enum(
         self, path: tuple[int, ...], enum: d.EnumDescriptorProto, key: str, indent: str
