@@ -34,6 +34,20 @@ def sync_usage(endpoint: str) -> list[bytes]:
             _code = error.code
         except etcdgen.EtcdError:
             pass
+        # The key-value surface.
+        client.put("a", b"1", lease=None, prev_kv=True)
+        got: rpc_pb2.RangeResponse = client.get(
+            "dir/", prefix=True, limit=10, sort_order="descend", sort_target="mod"
+        )
+        client.delete("dir/", prefix=True, prev_kv=True)
+        txn: rpc_pb2.TxnResponse = client.txn(
+            compare=[etcdgen.Compare.value("a") == "1", etcdgen.Compare.version("b") > 0],
+            success=[etcdgen.Op.put("a", "2"), etcdgen.Op.get("a")],
+            failure=[etcdgen.Op.delete("a"), etcdgen.Op.txn([], [], [])],
+        )
+        keys: list[bytes] = [kv.key for kv in client.iter_prefix("dir/", page_size=100)]
+        client.compact(got.header.revision, physical=True)
+        _ok: bool = txn.succeeded and bool(keys)
         return [first.key, first.value]
 
 
@@ -47,7 +61,9 @@ async def async_usage(endpoint: str) -> int:
         async for event in watch:
             _ids: int = event.watch_id
             break
-        return count
+        await client.put("k", "v")
+        values = [kv.value async for kv in client.iter_prefix("k")]
+        return count + len(values)
 
 
 if __name__ == "__main__":
