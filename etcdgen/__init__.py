@@ -6,7 +6,17 @@ with etcdgen.Client("127.0.0.1:2379") as client:
     print(client.rpc.kv.range(key="greeting").kvs[0].value)
 """
 
-from ._core.errors import ClientClosedError, ConnectionFailedError, EtcdError, UnavailableError
+from ._core.balancer import EndpointHealth
+from ._core.endpoints import InvalidEndpointError
+from ._core.errors import (
+    ClientClosedError,
+    ConnectionFailedError,
+    EtcdError,
+    UnavailableError,
+    UnsupportedClusterError,
+    WrongEventLoopError,
+)
+from ._core.events import Event, EventHook
 from ._core.retry import RetrySettings
 from ._core.spec import (
     AsyncResponseStream,
@@ -37,7 +47,11 @@ __all__ = [
     "CompareTarget",
     "ConnectionFailedError",
     "Effect",
+    "EndpointHealth",
     "EtcdError",
+    "Event",
+    "EventHook",
+    "InvalidEndpointError",
     "MethodPolicy",
     "MethodSpec",
     "Op",
@@ -46,6 +60,8 @@ __all__ = [
     "RetrySettings",
     "Timeout",
     "UnavailableError",
+    "UnsupportedClusterError",
+    "WrongEventLoopError",
     "__version__",
 ]
 # Star re-exports are spelled out this way so that type checkers see them.

@@ -8,12 +8,16 @@ validation live in `etcdgen/kv.py`, shared by both.
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
 from .._core.config import make_config
+from .._core.events import EventHook
 from .._core.retry import DEFAULT_RETRY, RetrySettings
 from .._core.timeout import DEFAULT, Timeout
 from ..generated.etcdserverpb import rpc_pb2
@@ -22,6 +26,7 @@ from ..kv import (
     KeyLike,
     SortOrder,
     SortTarget,
+    check_page_size,
     compaction_request,
     delete_request,
     key_range,
@@ -37,12 +42,14 @@ class AsyncClient:
     """An etcd v3 client (asyncio). Use `async with AsyncClient(...) as client:`.
 
     Args:
-        endpoints: `"host:port"` or a list of them (members of one cluster);
-            `https://host:port` turns TLS on.
+        endpoints: one endpoint or a list of them (members of one cluster):
+            `host:port`, `http://host:port`, `https://host:port` (TLS),
+            `[ipv6]:port` or `unix://path`; host names are resolved per
+            endpoint, again on every reconnect.
         timeout: default deadline in seconds of each call (retries included);
-            None for no deadline. Every method also takes `timeout=`.
-        connect_timeout: how long calls wait for a first connection before
-            raising `ConnectionFailedError` naming the endpoints.
+            None (or inf) for no deadline. Every method also takes `timeout=`.
+        connect_timeout: how long calls wait for a first answer from any member
+            before raising `ConnectionFailedError` naming every endpoint's error.
         keepalive_time: seconds between HTTP/2 pings while calls are active
             (>= 5: etcd rejects more frequent pings).
         keepalive_timeout: seconds without a ping reply before the connection
@@ -56,6 +63,19 @@ class AsyncClient:
             from the endpoint's host.
         username, password: credentials for etcd's auth.
         retry: attempt limits and backoff for retried calls.
+        health_check_interval: seconds between health probes of each endpoint
+            (a `Status` call); unhealthy members are skipped until one succeeds,
+            and reads in flight on a member that stops answering are resent.
+        health_check_timeout: seconds a probe may take before its member counts
+            as unresponsive (frozen or cut off).
+        auto_sync_interval: refresh the endpoint list from `MemberList` this often
+            (seconds; None, the default, never does: call `sync_endpoints()`).
+        reject_old_cluster: never send calls to members older than etcd 3.4.
+        require_leader: streams end (instead of going silent) when their member
+            loses its leader (gRPC metadata `hasleader=true`, Go's WithRequireLeader).
+        event_hook: called with an `etcdgen.Event` for attempts, retries, health
+            changes, evictions and endpoint list changes (must be quick; errors
+            from it are swallowed).
     """
 
     def __init__(
@@ -75,6 +95,12 @@ class AsyncClient:
         username: str | None = None,
         password: str | None = None,
         retry: RetrySettings = DEFAULT_RETRY,
+        health_check_interval: float = 1.0,
+        health_check_timeout: float = 0.5,
+        auto_sync_interval: float | None = None,
+        reject_old_cluster: bool = False,
+        require_leader: bool = True,
+        event_hook: EventHook | None = None,
     ) -> None:
         self.config = make_config(
             endpoints,
@@ -91,17 +117,43 @@ class AsyncClient:
             username=username,
             password=password,
             retry=retry,
+            health_check_interval=health_check_interval,
+            health_check_timeout=health_check_timeout,
+            auto_sync_interval=auto_sync_interval,
+            reject_old_cluster=reject_old_cluster,
+            require_leader=require_leader,
+            event_hook=event_hook,
         )
         self._connection = AsyncConnection(self.config)
         #: The generated client of every etcd service: `client.rpc.kv.range(key=b"k")`.
         self.rpc = self._connection.rpc
+        # Dropped without close(): release the channels and warn, as files do.
+        self._finalizer = weakref.finalize(self, _collected, self._connection, repr(self))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {', '.join(self.endpoints)}>"
 
     @property
     def endpoints(self) -> tuple[str, ...]:
-        return self.config.endpoints
+        """The endpoints in use now (changed by `sync_endpoints()` and auto-sync)."""
+        return self._connection.endpoints
+
+    def endpoint_health(self) -> dict[str, EndpointHealth]:
+        """Per endpoint: healthy, leader known, learner, last error, last probe latency."""
+        return self._connection.endpoint_health()
+
+    async def sync_endpoints(self, *, timeout: Timeout = DEFAULT) -> tuple[str, ...]:
+        """Replace the endpoint list by the cluster's members (`MemberList`) now.
+
+        Members added since are picked up, removed ones dropped (calls in flight
+        there are resent when safe), learners get only what learners serve;
+        members without a client URL (added, never started) are skipped.
+        """
+        return await self._connection.sync_endpoints(timeout)
 
     async def close(self) -> None:
-        """Release the channel; later calls raise `ClientClosedError`."""
+        """Release channels and background work; later calls raise `ClientClosedError`."""
+        self._finalizer.detach()
         await self._connection.close()
 
     async def __aenter__(self) -> AsyncClient:
@@ -281,8 +333,7 @@ class AsyncClient:
         timeout: Timeout = DEFAULT,
     ) -> AsyncIterator[kv_pb2.KeyValue]:
         """Every key in [key, range_end) in key order, paged at one revision (see iter_prefix)."""
-        if page_size <= 0:
-            raise ValueError(f"page_size must be > 0, got {page_size}")
+        page_size = check_page_size(page_size)
         start, end = to_bytes(key), to_bytes(range_end, "range_end")
         pinned = revision or 0
         while True:
@@ -301,3 +352,15 @@ class AsyncClient:
                 return
             # The next page starts just after the last key seen.
             start = page.kvs[-1].key + b"\0"
+
+
+def _collected(connection: AsyncConnection, name: str) -> None:
+    """The client was garbage-collected without close()."""
+    if connection.closed:
+        return
+    warnings.warn(
+        f"unclosed {name}: use `with`/`async with` or call close()",
+        ResourceWarning,
+        stacklevel=2,
+    )
+    connection.close_abandoned()

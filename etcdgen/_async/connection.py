@@ -1,13 +1,41 @@
-"""One grpc.aio channel and the generated asyncio clients over it."""
+"""The asyncio client's connection layer: the same parts as the sync one.
+
+Differences that matter (see `etcdgen/_sync/connection.py` for the rest):
+- grpc.aio channels belong to the event loop they were made in, so nothing
+  is made before the first use: an `AsyncClient` may be created at module
+  level, outside any loop. It binds to the loop of its first call (or of
+  `async with`). Used from another loop while that one still runs, it raises
+  `WrongEventLoopError`; once its loop has closed (a second `asyncio.run`),
+  it drops the dead loop's channels and binds to the new loop.
+- The prober is a task on that loop; closing a channel is a coroutine, so
+  closes the pool starts from plain functions are tracked as tasks and
+  awaited by `close()`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import os
 
 from grpc import aio
 
+from .._cluster import endpoints_from_members, status_probe
+
+try:  # TEMP until fork.py lands
+    from .._core import fork
+except ImportError:  # pragma: no cover
+    fork = None  # type: ignore[assignment]
+from .._core.aio_health import AsyncProber
 from .._core.aio_invoker import AsyncGrpcInvoker
+from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
+from .._core.endpoints import Endpoint
+from .._core.errors import ClientClosedError, WrongEventLoopError
+from .._core.events import Events
+from .._core.flow import Decisions
+from .._core.pool import ChannelPool
+from .._core.timeout import DEFAULT, Timeout
+from .._core.tokens import AsyncTokenSource
 from .._tokens import is_token_error
 from ..generated.aio import AsyncRpcClients
 from ..generated.aio.auth import AsyncAuthClient
@@ -17,30 +45,107 @@ from ..generated.errors import RequestTooLargeError, error_from_rpc
 class AsyncConnection:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        if config.tls is not None:
-            self._channel = aio.secure_channel(
-                config.target, config.tls.credentials(), options=config.channel_options
-            )
-        else:
-            self._channel = aio.insecure_channel(config.target, options=config.channel_options)
-        common: dict[str, Any] = {
-            "default_timeout": config.timeout,
-            "connect_timeout": config.connect_timeout,
-            "retry": config.retry,
-            "max_send_bytes": config.max_send_bytes,
-            "oversize_error": RequestTooLargeError,
-            "endpoints": config.endpoints,
-        }
-        # Authenticate itself needs no token: it goes through a token-less invoker.
-        self._login = AsyncAuthClient(AsyncGrpcInvoker(self._channel, error_from_rpc, **common))
+        self.closed = False
+        #: The gate: the loop this client is bound to while started.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._bound: asyncio.AbstractEventLoop | None = None
+        self._pid = os.getpid()
+        self._closing: set[asyncio.Task[None]] = set()
+        self.events = Events(config.event_hook)
+        self.balancer = Balancer(config.endpoints, self.events)
+        self.pool: ChannelPool[aio.Channel] = ChannelPool(self._make_channel, self._close_channel)
+        self.tokens = AsyncTokenSource(self._authenticate if config.username is not None else None)
+        settings = config.call_settings
+        common = {"oversize_error": RequestTooLargeError, "require_leader": config.require_leader}
+        login = AsyncGrpcInvoker(
+            self,
+            self.pool,
+            Decisions(self.balancer, settings, error_from_rpc, None),
+            AsyncTokenSource(None),
+            self.events,
+            **common,  # type: ignore[arg-type]
+        )
+        self._login = AsyncAuthClient(login)
         self.invoker = AsyncGrpcInvoker(
-            self._channel,
-            error_from_rpc,
-            authenticate=self._authenticate if config.username is not None else None,
-            is_token_error=is_token_error,
-            **common,
+            self,
+            self.pool,
+            Decisions(self.balancer, settings, error_from_rpc, is_token_error),
+            self.tokens,
+            self.events,
+            **common,  # type: ignore[arg-type]
         )
         self.rpc = AsyncRpcClients(self.invoker)
+        self.prober = AsyncProber(
+            self.pool,
+            self.balancer,
+            self.tokens,
+            self.events,
+            status_probe(
+                config.health_check_interval,
+                config.health_check_timeout,
+                config.reject_old_cluster,
+            ),
+            sync_endpoints=self._sync_for_prober if config.auto_sync_interval else None,
+            sync_interval=config.auto_sync_interval,
+        )
+        if fork is not None:
+            fork.track(self)
+
+    def _make_channel(self, endpoint: Endpoint) -> aio.Channel:
+        options = self.config.channel_options
+        if self.config.tls is not None or endpoint.tls:
+            import grpc
+
+            tls = self.config.tls
+            credentials = tls.credentials() if tls is not None else grpc.ssl_channel_credentials()
+            return aio.secure_channel(endpoint.target, credentials, options=options)
+        return aio.insecure_channel(endpoint.target, options=options)
+
+    def _close_channel(self, channel: aio.Channel) -> None:
+        loop = self._bound
+        if loop is None or loop.is_closed():
+            return  # its loop is gone: nothing left to close it with
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            task = loop.create_task(channel.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        else:  # from a finalizer or another thread
+            loop.call_soon_threadsafe(lambda: self._close_channel(channel))
+
+    # -- the gate ---------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        if self.closed:
+            raise ClientClosedError("the client is closed; create a new one")
+        if os.getpid() != self._pid:
+            self._after_fork_in_child()
+        loop = asyncio.get_running_loop()
+        if self._bound is not None and self._bound is not loop:
+            if not self._bound.is_closed():
+                raise WrongEventLoopError(
+                    "this AsyncClient is bound to the event loop it was first used in, which "
+                    "is still running; create one AsyncClient per event loop (or per thread)"
+                )
+            # The old loop ended (e.g. a second asyncio.run): its channels died with it.
+            self.pool.abandon()
+            self.tokens.forget()
+            self.prober.forget_task()
+        self._bound = loop
+        self.prober.start(loop)
+        self.loop = loop
+
+    def _after_fork_in_child(self) -> None:
+        self._pid = os.getpid()
+        self.loop = self._bound = None
+        self.pool.abandon()
+        self.prober.forget_task()
+        self.tokens.forget()
+
+    # -- auth -------------------------------------------------------------------------------
 
     async def _authenticate(self) -> str:
         reply = await self._login.authenticate(
@@ -49,10 +154,66 @@ class AsyncConnection:
         return str(reply.token)
 
     async def open(self) -> None:
-        """Fetch the auth token up front, so that streams opened later carry it."""
-        if self.config.username is not None and self.invoker.token is None:
-            self.invoker.token = await self._authenticate()
+        """Bind to the running loop and fetch the auth token up front."""
+        self.activate()
+        await self.tokens.ensure()
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(e.text for e in self.balancer.endpoints)
+
+    def endpoint_health(self) -> dict[str, EndpointHealth]:
+        return {s.endpoint.text: s.report() for s in self.balancer.states}
+
+    async def sync_endpoints(self, timeout: Timeout = DEFAULT) -> tuple[str, ...]:
+        reply = await self.rpc.cluster.member_list(timeout=timeout)
+        tls = self.config.tls is not None
+        found, learners = endpoints_from_members(reply.members, tls)
+        if found:
+            self._adopt(found, learners)
+        return self.endpoints
+
+    async def _sync_for_prober(self) -> object:
+        return await self.sync_endpoints()
+
+    def _adopt(self, found: list[Endpoint], learners: set[str]) -> None:
+        before = self.endpoints
+        dropped = self.balancer.replace(found)
+        self.balancer.mark_learners(learners)
+        for state in dropped:
+            self.pool.drop(state)
+        if self.endpoints != before:
+            self.events.emit("endpoints", "", ", ".join(self.endpoints))
+
+    # -- closing ----------------------------------------------------------------------------
 
     async def close(self) -> None:
-        self.invoker.close()
-        await self._channel.close()
+        if self.closed:
+            return
+        self.closed = True
+        self.loop = None
+        prober = self.prober.stop()
+        if os.getpid() != self._pid:
+            self.pool.abandon()
+            return
+        self.pool.close()
+        waits = list(self._closing)
+        if prober is not None and prober.get_loop() is asyncio.get_running_loop():
+            waits.append(prober)
+        if waits:
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    def close_abandoned(self) -> None:
+        """Garbage-collected without close(): close without awaiting (best effort)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.loop = None
+        loop = self._bound
+        if loop is not None and not loop.is_closed() and os.getpid() == self._pid:
+            loop.call_soon_threadsafe(lambda: self.prober.stop() and None)
+            self.pool.close()
+        else:
+            self.pool.abandon()

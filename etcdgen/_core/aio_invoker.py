@@ -1,21 +1,53 @@
-"""The asyncio invoker: how generated asyncio clients call `grpc.aio`.
+"""The asyncio driver: how generated asyncio clients call `grpc.aio`.
 
-Same rules as `invoker.GrpcInvoker` (they share `InvokerCore`); only the
-waiting differs.
+The same parts and the same decisions as `invoker.GrpcInvoker` (see its
+docstring and `flow.py`); only the waiting differs. The gate is also the
+loop guard: a client is bound to the event loop of its first use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Iterable
 from typing import Any, Protocol
 
 import grpc
+from grpc import aio
 
-from .invoker import InvokerCore
-from .spec import AsyncResponseStream, MethodSpec, RequestT, ResponseT
+from .balancer import Balancer, EndpointState, Health
+from .errors import EtcdError
+from .events import Events
+from .flow import CHANNEL_CLOSED, CallContext, Decisions, Failure, Refresh, Send, Wait
+from .invoker import (
+    REQUIRE_LEADER,
+    check_size,
+    closed_channel,
+    evicted_stream_error,
+    learner_ok,
+    stream_error,
+)
+from .pool import ChannelPool, Lane
+from .spec import AsyncResponseStream, MethodSpec, RequestT, ResponseT, Retry
 from .timeout import Timeout, resolve_timeout
+from .tokens import AsyncTokenSource, Metadata
+
+_HEALTHY = Health.HEALTHY
+_SAFE = Retry.SAFE
+_get_running_loop = asyncio.get_running_loop
+
+
+def cancelled_by_eviction(state: EndpointState, generation: int) -> bool:
+    """Whether a CancelledError came from our closing the channel, not from the caller.
+
+    grpc.aio cancels the calls of a closed channel with `asyncio.CancelledError`;
+    the balancer bumps the endpoint's generation before it closes one.
+    """
+    if state.generation == generation:
+        return False
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return not (cancelling is not None and cancelling())
 
 
 class AsyncInvoker(Protocol):
@@ -37,59 +69,155 @@ class AsyncInvoker(Protocol):
     ) -> AsyncResponseStream[ResponseT]: ...
 
 
-class AsyncGrpcInvoker(InvokerCore):
-    """`AsyncInvoker` over one `grpc.aio.Channel` (auth as in `GrpcInvoker`)."""
+class AsyncGate(Protocol):
+    #: The loop the client is bound to while started; None before and after.
+    loop: asyncio.AbstractEventLoop | None
+
+    def activate(self) -> None:
+        """Bind to the running loop and start background work, or raise."""
+
+
+class AsyncGrpcInvoker:
+    """`AsyncInvoker` over the channel pool (see `invoker.GrpcInvoker`)."""
 
     def __init__(
         self,
-        *args: Any,
-        authenticate: Callable[[], Awaitable[str]] | None = None,
-        **kwargs: Any,
+        gate: AsyncGate,
+        pool: ChannelPool[aio.Channel],
+        decisions: Decisions,
+        tokens: AsyncTokenSource,
+        events: Events,
+        *,
+        oversize_error: Any = EtcdError,
+        require_leader: bool = True,
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self._authenticate = authenticate
-
-    async def _ensure_token(self) -> None:
-        if self._authenticate is not None and self.token is None:
-            self.token = await self._authenticate()
+        self._gate = gate
+        self._pool = pool
+        self._decisions = decisions
+        self._balancer: Balancer = decisions.balancer
+        self._settings = decisions.settings
+        self._tokens = tokens
+        self._events = events
+        self._oversize_error = oversize_error
+        self._stream_metadata = REQUIRE_LEADER if require_leader else ()
 
     async def unary_unary(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
     ) -> ResponseT:
-        call = self._callable(spec)
-        self._check_size(spec, request)
+        if self._gate.loop is not _get_running_loop():
+            self._gate.activate()
+        settings = self._settings
+        if settings.max_send_bytes is not None:
+            check_size(spec, request, settings.max_send_bytes, self._oversize_error)
+        balancer = self._balancer
         started = time.monotonic()
-        deadline = self._deadline(timeout)
-        attempt = 0
-        refreshed = False
-        while True:
-            attempt += 1
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            try:
-                await self._ensure_token()
-                response: ResponseT = await call(
-                    request, timeout=remaining, metadata=self._call_metadata()
-                )
-            except grpc.RpcError as error:
-                if not refreshed and self._token_rejected(error):
-                    refreshed = True  # rejected before it was applied: safe to resend
-                    continue
-                delay = self._retry_delay(spec, error, attempt, started, deadline)
-                if delay is None:
-                    raise self._error(error, attempt) from error
-                await asyncio.sleep(delay)
-                continue
-            self.connected = True
+        seconds = resolve_timeout(timeout, settings.timeout)
+        deadline = None if seconds is None else started + seconds
+        learner = balancer.has_learners and learner_ok(spec, request)
+        state = balancer.pick(learner)
+        lane = Lane.SAFE if spec.policy.retry is _SAFE else Lane.AT_MOST_ONCE
+        tokens = self._tokens
+        metadata = tokens.metadata
+        if metadata is None and tokens.enabled:
+            metadata = await tokens.ensure()
+        attempt_timeout = (
+            seconds if balancer.connected else self._decisions.first_timeout(started, deadline)
+        )
+        generation = state.generation
+        if self._events.hook is not None:
+            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        failure: Failure
+        try:
+            response: ResponseT = await self._pool.callable(state, lane, spec)(
+                request, timeout=attempt_timeout, metadata=metadata
+            )
+        except grpc.RpcError as error:
+            failure = error
+        except (ValueError, aio.UsageError) as error:
+            if not closed_channel(error):
+                raise
+            failure = CHANNEL_CLOSED
+        except asyncio.CancelledError:
+            if not cancelled_by_eviction(state, generation):
+                raise
+            failure = CHANNEL_CLOSED
+        else:
+            if state.health is not _HEALTHY or not state.connected:
+                balancer.call_succeeded(state)
             return response
+        ctx = CallContext(spec, started, deadline, seconds, learner)  # type: ignore[arg-type]
+        first = Send(state, generation, attempt_timeout)
+        return await self._recover(ctx, first, failure, request, lane, tokens.token)  # type: ignore[no-any-return]
+
+    async def _recover(
+        self,
+        ctx: CallContext,
+        first: Send,
+        failure: Failure,
+        request: Any,
+        lane: Lane,
+        used_token: str | None,
+    ) -> Any:
+        flow = self._decisions.recover(ctx, first, failure)
+        step = next(flow)
+        spec = ctx.spec
+        while True:
+            if isinstance(step, Send):
+                if self._gate.loop is not _get_running_loop():
+                    self._gate.activate()
+                metadata = await self._tokens.ensure()
+                used_token = self._tokens.token
+                if self._events.hook is not None:
+                    self._events.emit(
+                        "attempt", step.state.endpoint.text, spec.name, step.state.health.value
+                    )
+                try:
+                    response = await self._pool.callable(step.state, lane, spec)(
+                        request, timeout=step.timeout, metadata=metadata
+                    )
+                except grpc.RpcError as error:
+                    step = flow.send(error)
+                    continue
+                except (ValueError, aio.UsageError) as error:
+                    if not closed_channel(error):
+                        raise
+                    step = flow.send(CHANNEL_CLOSED)
+                    continue
+                except asyncio.CancelledError:
+                    if not cancelled_by_eviction(step.state, step.generation):
+                        raise
+                    step = flow.send(CHANNEL_CLOSED)
+                    continue
+                self._balancer.call_succeeded(step.state)
+                return response
+            if isinstance(step, Wait):
+                await asyncio.sleep(step.seconds)
+            elif isinstance(step, Refresh):
+                await self._tokens.refresh(used_token)
+            step = next(flow)
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def _open_stream(self, spec: MethodSpec[Any, Any]) -> tuple[EndpointState, Any, Metadata]:
+        if self._gate.loop is not _get_running_loop():
+            self._gate.activate()
+        state = self._balancer.pick(False)
+        # Streams are opened synchronously (the generated method is not a coroutine):
+        # the token must already be there; the connection fetches it on open() and
+        # the stream wrapper fetches it before the first read otherwise.
+        metadata = self._stream_metadata + (self._tokens.metadata or ())
+        if self._events.hook is not None:
+            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        return state, self._pool.callable(state, Lane.SAFE, spec), metadata
 
     def unary_stream(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
     ) -> AsyncResponseStream[ResponseT]:
-        call = self._callable(spec)
-        self._check_size(spec, request)
-        seconds = resolve_timeout(timeout, self._stream_timeout)
-        return _AsyncMappedStream(
-            call(request, timeout=seconds, metadata=self._call_metadata()), self
+        if self._settings.max_send_bytes is not None:
+            check_size(spec, request, self._settings.max_send_bytes, self._oversize_error)
+        seconds = resolve_timeout(timeout, self._settings.stream_timeout)
+        return AsyncMappedStream(
+            self, spec, lambda call, md: call(request, timeout=seconds, metadata=md)
         )
 
     def stream_stream(
@@ -98,31 +226,79 @@ class AsyncGrpcInvoker(InvokerCore):
         requests: AsyncIterable[RequestT] | Iterable[RequestT],
         timeout: Timeout,
     ) -> AsyncResponseStream[ResponseT]:
-        call = self._callable(spec)
-        seconds = resolve_timeout(timeout, self._stream_timeout)
-        return _AsyncMappedStream(
-            call(requests, timeout=seconds, metadata=self._call_metadata()), self
+        seconds = resolve_timeout(timeout, self._settings.stream_timeout)
+        return AsyncMappedStream(
+            self, spec, lambda call, md: call(requests, timeout=seconds, metadata=md)
         )
 
+    def stream_error(
+        self, state: EndpointState, generation: int, error: grpc.RpcError
+    ) -> EtcdError:
+        return stream_error(self._balancer, self._decisions, state, generation, error)
 
-class _AsyncMappedStream:
-    """An async response stream whose errors are etcdgen exceptions."""
+    def evicted_stream_error(self, state: EndpointState) -> EtcdError:
+        return evicted_stream_error(state)
 
-    def __init__(self, call: Any, invoker: InvokerCore) -> None:
-        self._call = call
-        self._responses = call.__aiter__()
+
+class AsyncMappedStream:
+    """An async response stream whose errors are etcdgen exceptions.
+
+    The gRPC call starts on first use (`__anext__`, `write`, ...), after the
+    auth token was fetched, so a stream opened before any other call still
+    carries it. `endpoint` names the member serving it once started.
+    """
+
+    def __init__(self, invoker: AsyncGrpcInvoker, spec: MethodSpec[Any, Any], start: Any) -> None:
         self._invoker = invoker
+        self._spec = spec
+        self._start = start
+        self._call: Any = None
+        self._responses: Any = None
+        self._state: EndpointState | None = None
+        self._generation = 0
+        self._cancelled = False
+        self.endpoint = ""
 
-    def __aiter__(self) -> _AsyncMappedStream:
+    async def _started(self) -> Any:
+        if self._call is None:
+            invoker = self._invoker
+            if invoker._tokens.enabled and invoker._tokens.metadata is None:
+                await invoker._tokens.ensure()
+            state, call, metadata = invoker._open_stream(self._spec)
+            self._state, self._generation = state, state.generation
+            self.endpoint = state.endpoint.text
+            self._call = self._start(call, metadata)
+            self._responses = self._call.__aiter__()
+            if self._cancelled:
+                self._call.cancel()
+        return self._call
+
+    def __aiter__(self) -> AsyncMappedStream:
         return self
 
     async def __anext__(self) -> Any:
+        await self._started()
         try:
-            item = await self._responses.__anext__()
+            return await self._responses.__anext__()
         except grpc.RpcError as error:
-            raise self._invoker._error(error, 1) from error
-        self._invoker.connected = True
-        return item
+            assert self._state is not None
+            raise self._invoker.stream_error(self._state, self._generation, error) from error
+        except asyncio.CancelledError:
+            assert self._state is not None
+            if self._cancelled or not cancelled_by_eviction(self._state, self._generation):
+                raise
+            raise self._invoker.evicted_stream_error(self._state) from None
+
+    async def write(self, request: Any) -> None:
+        """Send one more request on a bidirectional stream."""
+        call = await self._started()
+        await call.write(request)
+
+    async def done_writing(self) -> None:
+        call = await self._started()
+        await call.done_writing()
 
     def cancel(self) -> None:
-        self._call.cancel()
+        self._cancelled = True
+        if self._call is not None:
+            self._call.cancel()

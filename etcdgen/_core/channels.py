@@ -1,4 +1,4 @@
-"""gRPC channel construction: target strings and the options etcd needs.
+"""gRPC channel options: what etcd needs from each endpoint's channel.
 
 Why these options (see shared ETCD_FACTS):
 - keepalive pings detect a hung member (SIGSTOP keeps TCP open), but etcd
@@ -8,67 +8,15 @@ Why these options (see shared ETCD_FACTS):
 - grpcio's 4 MiB default receive limit breaks large ranges; clientv3 receives
   without a practical limit, so we do too by default;
 - grpc's own service-config retries stay off: our invoker decides retries
-  per RPC, and mutations must never be repeated blindly.
+  per RPC, and mutations must never be repeated blindly;
+- each endpoint has its own channel (pick_first over that one address): the
+  balancing is ours (`balancer.py`), since gRPC's round_robin only sees TCP.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Sequence
-
 DEFAULT_MAX_SEND_BYTES = 2 * 1024 * 1024
 MIN_KEEPALIVE_TIME = 5.0
-
-
-class EndpointError(ValueError):
-    """An endpoint string is not `host:port`."""
-
-
-def parse_endpoint(endpoint: str) -> tuple[str, int]:
-    """`"127.0.0.1:2379"` (an optional `http://` / `https://` is dropped) -> (host, port)."""
-    text = endpoint.strip()
-    for scheme in ("http://", "https://", "unix://"):
-        if text.startswith(scheme):
-            if scheme == "unix://":
-                raise EndpointError(f"unix sockets are not supported yet: {endpoint!r}")
-            text = text[len(scheme) :]
-    text = text.rstrip("/")
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise EndpointError(f"endpoint must be host:port (e.g. 127.0.0.1:2379), got {endpoint!r}")
-    return host.strip("[]"), int(port)
-
-
-def grpc_target(endpoints: Sequence[str]) -> str:
-    """One gRPC target for all endpoints.
-
-    Several IP endpoints become one `ipv4:a:1,b:2` target that gRPC balances
-    itself; host names are only allowed alone (`dns:` resolution).
-    """
-    if not endpoints:
-        raise EndpointError("give at least one endpoint, e.g. '127.0.0.1:2379'")
-    parsed = [parse_endpoint(e) for e in endpoints]
-    if len(parsed) == 1 and not _is_ip(parsed[0][0]):
-        host, port = parsed[0]
-        return f"dns:///{host}:{port}"
-    if not all(_is_ip(host) for host, _ in parsed):
-        raise EndpointError(
-            "several endpoints must all be IP addresses for now; got " + ", ".join(endpoints)
-        )
-    versions = {ipaddress.ip_address(host).version for host, _ in parsed}
-    if len(versions) != 1:
-        raise EndpointError("mixing IPv4 and IPv6 endpoints is not supported")
-    if versions == {4}:
-        return "ipv4:" + ",".join(f"{h}:{p}" for h, p in parsed)
-    return "ipv6:" + ",".join(f"[{h}]:{p}" for h, p in parsed)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def channel_options(
@@ -99,7 +47,9 @@ def channel_options(
         # timeout, and 100 ms is too short for a handshake on a loaded machine.)
         ("grpc.initial_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 3000),
-        ("grpc.lb_policy_name", "round_robin"),
+        # One connection per channel: when the pool re-makes a frozen member's
+        # channel it must dial anew, not reuse the process-wide subchannel.
+        ("grpc.use_local_subchannel_pool", 1),
     ]
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))

@@ -71,3 +71,11 @@ class ConnectionFailedError(UnavailableError):
     def __init__(self, details: str, endpoints: tuple[str, ...], *, attempts: int = 1) -> None:
         super().__init__(details, grpc.StatusCode.UNAVAILABLE, attempts=attempts)
         self.endpoints = endpoints
+
+
+class UnsupportedClusterError(EtcdError):
+    """No endpoint may be used: every member was refused (e.g. `reject_old_cluster=True`)."""
+
+
+class WrongEventLoopError(EtcdError, RuntimeError):
+    """An `AsyncClient` was used from an event loop other than the one it is bound to."""

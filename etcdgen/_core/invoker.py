@@ -1,31 +1,46 @@
-"""The invokers: how generated clients call gRPC.
+"""The sync driver: how generated blocking clients call gRPC.
 
 Generated code holds a typed `MethodSpec` per RPC and calls an object that
-satisfies `Invoker` (sync) or `AsyncInvoker` (asyncio, in `aio_invoker`).
-Both implementations share `InvokerCore`, which holds every decision that is
-not I/O: the per-call deadline, the retry policy, the local size check, and
-the mapping of `grpc.RpcError` to etcdgen's exception classes.
+satisfies `Invoker`. `GrpcInvoker` is built from small parts, each with one job:
+
+- `Decisions` (flow.py): the retry/failover/token rules, shared with asyncio;
+- `Balancer` (balancer.py): which endpoint each attempt uses;
+- `ChannelPool` (pool.py): the channel per endpoint and lane;
+- `TokenSource` (tokens.py): the auth token, single flight;
+- `Events` (events.py): the optional event hook;
+- a `Gate`: the owning connection, which starts background work on first use
+  and refuses calls once closed.
+
+The first attempt is sent inline (the hot path costs a pick and a dict
+lookup); only a failure enters the shared decision generator.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import grpc
 from google.protobuf.message import Message
 
-from .errors import ClientClosedError, ConnectionFailedError, EtcdError, status_of
-from .retry import DEFAULT_RETRY, RetrySettings, is_retryable, never_sent
-from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT
+from .balancer import Balancer, EndpointState, Health
+from .errors import EtcdError, UnavailableError, status_of
+from .events import Events
+from .flow import CHANNEL_CLOSED, CallContext, Decisions, Failure, Refresh, Send, Wait
+from .pool import ChannelPool, Lane
+from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT, Retry
 from .timeout import Timeout, resolve_timeout
+from .tokens import Metadata, TokenSource
 
-ErrorMapper = Callable[[grpc.RpcError], EtcdError]
-Metadata = tuple[tuple[str, str], ...]
-# The generated error class for oversized requests, set by the client (generated
-# code depends on the core, not the other way round).
-OversizeError = Callable[[str], EtcdError]
+_HEALTHY = Health.HEALTHY
+_SAFE = Retry.SAFE
+# What a learner member serves (etcd's isRPCSupportedForLearner).
+_RANGE = "/etcdserverpb.KV/Range"
+_LEARNER_PATHS = frozenset({_RANGE, "/etcdserverpb.Maintenance/Status"})
+#: Long-lived streams end, rather than go silent, when their member loses its
+#: leader (Go's WithRequireLeader).
+REQUIRE_LEADER: Metadata = (("hasleader", "true"),)
 
 
 class Invoker(Protocol):
@@ -47,193 +62,169 @@ class Invoker(Protocol):
     ) -> ResponseStream[ResponseT]: ...
 
 
-class InvokerCore:
-    """State and decisions shared by the sync and asyncio invokers."""
+class Gate(Protocol):
+    """The owner's say on whether calls may go out (checked on every call)."""
+
+    #: True once started and until closed; False sends the call to `activate()`.
+    active: bool
+
+    def activate(self) -> None:
+        """Start what the first call needs, or raise (closed, wrong process, ...)."""
+
+
+def learner_ok(spec: MethodSpec[Any, Any], request: Message) -> bool:
+    """Whether a learner member can serve this request."""
+    if spec.path not in _LEARNER_PATHS:
+        return False
+    return spec.path != _RANGE or bool(getattr(request, "serializable", False))
+
+
+def check_size(spec: MethodSpec[Any, Any], request: Message, limit: int, error: Any) -> None:
+    """Refuse locally what the server would refuse after the upload."""
+    size = request.ByteSize()
+    if size > limit:
+        raise error(
+            f"{spec.name} request is {size:,} bytes, over the client's max_send_bytes of "
+            f"{limit:,}: split it (e.g. several puts or smaller values) or raise "
+            "max_send_bytes (etcd itself accepts up to --max-request-bytes, 1.5 MiB by default)"
+        )
+
+
+def closed_channel(error: BaseException) -> bool:
+    """gRPC's complaint about a call started on a channel that was just closed."""
+    return "closed channel" in str(error).lower() or "channel is closed" in str(error).lower()
+
+
+class GrpcInvoker:
+    """`Invoker` over the channel pool (see the module docstring)."""
 
     def __init__(
         self,
-        channel: Any,
-        error_mapper: ErrorMapper,
+        gate: Gate,
+        pool: ChannelPool[grpc.Channel],
+        decisions: Decisions,
+        tokens: TokenSource,
+        events: Events,
         *,
-        default_timeout: float | None = 5.0,
-        stream_timeout: float | None = None,
-        connect_timeout: float | None = None,
-        retry: RetrySettings = DEFAULT_RETRY,
-        metadata: Callable[[], Metadata] | None = None,
-        max_send_bytes: int | None = None,
-        oversize_error: OversizeError | None = None,
-        endpoints: tuple[str, ...] = (),
-        is_token_error: Callable[[grpc.RpcError], bool] | None = None,
+        oversize_error: Any = EtcdError,
+        require_leader: bool = True,
     ) -> None:
-        self._channel = channel
-        self._map_error = error_mapper
-        self._default_timeout = default_timeout
-        # Streams (watch, keep-alive, snapshot) are long-lived: no deadline by default.
-        self._stream_timeout = stream_timeout
-        self._connect_timeout = connect_timeout
-        self._retry = retry
-        self._metadata = metadata
-        self._max_send_bytes = max_send_bytes
+        self._gate = gate
+        self._pool = pool
+        self._decisions = decisions
+        self._balancer: Balancer = decisions.balancer
+        self._settings = decisions.settings
+        self._tokens = tokens
+        self._events = events
         self._oversize_error = oversize_error
-        self._endpoints = endpoints
-        self._callables: dict[str, Any] = {}
-        self._closed = False
-        # Auth: the token sent with each call; None until fetched (or after etcd
-        # rejected it: expired simple token, auth store changed). Subclasses fetch it.
-        self._is_token_error = is_token_error
-        self.token: str | None = None
-        # Set by the first answer from any server; before it, connection failures
-        # are bounded by connect_timeout and reported as ConnectionFailedError.
-        self.connected = False
-
-    def close(self) -> None:
-        self._closed = True
-
-    def _callable(self, spec: MethodSpec[Any, Any]) -> Any:
-        if self._closed:
-            raise ClientClosedError("the client is closed; create a new one")
-        found = self._callables.get(spec.path)
-        if found is None:
-            # Two threads may race here and build equal callables; either is fine.
-            found = getattr(self._channel, spec.kind.value)(
-                spec.path,
-                request_serializer=spec.request_type.SerializeToString,
-                response_deserializer=spec.response_type.FromString,
-            )
-            self._callables[spec.path] = found
-        return found
-
-    def _call_metadata(self) -> Metadata | None:
-        if self.token is not None:
-            return (("token", self.token),)
-        return self._metadata() if self._metadata is not None else None
-
-    def _token_rejected(self, error: grpc.RpcError) -> bool:
-        """True (and the token dropped) when etcd refused the call for its token."""
-        if self.token is None or self._is_token_error is None or not self._is_token_error(error):
-            return False
-        self.token = None
-        return True
-
-    def _check_size(self, spec: MethodSpec[Any, Any], request: Message) -> None:
-        """Refuse locally what the server would refuse after the upload."""
-        if self._max_send_bytes is None:
-            return
-        size = request.ByteSize()
-        if size > self._max_send_bytes:
-            details = (
-                f"{spec.name} request is {size:,} bytes, over the client's max_send_bytes of "
-                f"{self._max_send_bytes:,}: split it (e.g. several puts or smaller values) or "
-                "raise max_send_bytes (etcd itself accepts up to --max-request-bytes, "
-                "1.5 MiB by default)"
-            )
-            if self._oversize_error is not None:
-                raise self._oversize_error(details)
-            raise EtcdError(details)
-
-    def _deadline(self, timeout: Timeout) -> float | None:
-        seconds = resolve_timeout(timeout, self._default_timeout)
-        return None if seconds is None else time.monotonic() + seconds
-
-    def _retry_delay(
-        self,
-        spec: MethodSpec[Any, Any],
-        error: grpc.RpcError,
-        attempt: int,
-        started: float,
-        deadline: float | None,
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or None to give up."""
-        code, details = status_of(error)
-        if attempt >= self._retry.max_attempts or not is_retryable(
-            spec.policy.retry, code, details
-        ):
-            return None
-        now = time.monotonic()
-        connecting_for = now - started
-        if (
-            self._connect_timeout is not None
-            and self._never_connected(code, details)
-            and connecting_for >= self._connect_timeout
-        ):
-            return None
-        delay = self._retry.delay(attempt)
-        if deadline is not None and now + delay >= deadline:
-            return None
-        return delay
-
-    def _never_connected(self, code: grpc.StatusCode | None, details: str) -> bool:
-        return not self.connected and never_sent(code, details)
-
-    def _error(self, error: grpc.RpcError, attempts: int) -> EtcdError:
-        code, details = status_of(error)
-        if self._never_connected(code, details):
-            tried = ", ".join(self._endpoints) or "the endpoint"
-            return ConnectionFailedError(
-                f"could not connect to {tried} within {self._connect_timeout} s "
-                f"(connect_timeout); last error: {details}",
-                self._endpoints,
-                attempts=attempts,
-            )
-        mapped = self._map_error(error)
-        mapped.attempts = attempts
-        return mapped
-
-
-class GrpcInvoker(InvokerCore):
-    """`Invoker` over one `grpc.Channel`.
-
-    With `authenticate` (a function returning a fresh token), every call carries
-    a token, fetched before the first call and again once when etcd rejects it.
-    """
-
-    def __init__(
-        self, *args: Any, authenticate: Callable[[], str] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._authenticate = authenticate
-
-    def _ensure_token(self) -> None:
-        if self._authenticate is not None and self.token is None:
-            self.token = self._authenticate()
+        self._stream_metadata = REQUIRE_LEADER if require_leader else ()
 
     def unary_unary(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
     ) -> ResponseT:
-        call = self._callable(spec)
-        self._check_size(spec, request)
+        if not self._gate.active:
+            self._gate.activate()
+        settings = self._settings
+        if settings.max_send_bytes is not None:
+            check_size(spec, request, settings.max_send_bytes, self._oversize_error)
+        balancer = self._balancer
         started = time.monotonic()
-        deadline = self._deadline(timeout)
-        attempt = 0
-        refreshed = False
-        while True:
-            attempt += 1
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            try:
-                self._ensure_token()
-                response: ResponseT = call(
-                    request, timeout=remaining, metadata=self._call_metadata()
-                )
-            except grpc.RpcError as error:
-                if not refreshed and self._token_rejected(error):
-                    refreshed = True  # rejected before it was applied: safe to resend
-                    continue
-                delay = self._retry_delay(spec, error, attempt, started, deadline)
-                if delay is None:
-                    raise self._error(error, attempt) from error
-                time.sleep(delay)
-                continue
-            self.connected = True
+        seconds = resolve_timeout(timeout, settings.timeout)
+        deadline = None if seconds is None else started + seconds
+        learner = balancer.has_learners and learner_ok(spec, request)
+        state = balancer.pick(learner)
+        lane = Lane.SAFE if spec.policy.retry is _SAFE else Lane.AT_MOST_ONCE
+        tokens = self._tokens
+        metadata = tokens.metadata
+        if metadata is None and tokens.enabled:
+            metadata = tokens.ensure()
+        attempt_timeout = (
+            seconds if balancer.connected else self._decisions.first_timeout(started, deadline)
+        )
+        generation = state.generation
+        if self._events.hook is not None:
+            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        failure: Failure
+        try:
+            response: ResponseT = self._pool.callable(state, lane, spec)(
+                request, timeout=attempt_timeout, metadata=metadata
+            )
+        except grpc.RpcError as error:
+            failure = error
+        except ValueError as error:
+            if not closed_channel(error):
+                raise
+            failure = CHANNEL_CLOSED
+        else:
+            if state.health is not _HEALTHY or not state.connected:
+                balancer.call_succeeded(state)
             return response
+        ctx = CallContext(spec, started, deadline, seconds, learner)  # type: ignore[arg-type]
+        first = Send(state, generation, attempt_timeout)
+        return self._recover(ctx, first, failure, request, lane, tokens.token)  # type: ignore[no-any-return]
+
+    def _recover(
+        self,
+        ctx: CallContext,
+        first: Send,
+        failure: Failure,
+        request: Any,
+        lane: Lane,
+        used_token: str | None,
+    ) -> Any:
+        flow = self._decisions.recover(ctx, first, failure)
+        step = next(flow)
+        spec = ctx.spec
+        while True:
+            if isinstance(step, Send):
+                if not self._gate.active:
+                    self._gate.activate()  # raises if the client was closed meanwhile
+                metadata = self._tokens.ensure()
+                used_token = self._tokens.token
+                if self._events.hook is not None:
+                    self._events.emit(
+                        "attempt", step.state.endpoint.text, spec.name, step.state.health.value
+                    )
+                try:
+                    response = self._pool.callable(step.state, lane, spec)(
+                        request, timeout=step.timeout, metadata=metadata
+                    )
+                except grpc.RpcError as error:
+                    self._events.emit("retry", step.state.endpoint.text, str(status_of(error)))
+                    step = flow.send(error)
+                    continue
+                except ValueError as error:
+                    if not closed_channel(error):
+                        raise
+                    step = flow.send(CHANNEL_CLOSED)
+                    continue
+                self._balancer.call_succeeded(step.state)
+                return response
+            if isinstance(step, Wait):
+                time.sleep(step.seconds)
+            elif isinstance(step, Refresh):
+                self._tokens.refresh(used_token)
+            step = next(flow)
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def _open_stream(self, spec: MethodSpec[Any, Any]) -> tuple[EndpointState, Any, Metadata]:
+        if not self._gate.active:
+            self._gate.activate()
+        state = self._balancer.pick(False)
+        metadata = self._stream_metadata + (self._tokens.ensure() or ())
+        if self._events.hook is not None:
+            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        return state, self._pool.callable(state, Lane.SAFE, spec), metadata
 
     def unary_stream(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
     ) -> ResponseStream[ResponseT]:
-        call = self._callable(spec)
-        self._check_size(spec, request)
-        seconds = resolve_timeout(timeout, self._stream_timeout)
-        self._ensure_token()
-        return _MappedStream(call(request, timeout=seconds, metadata=self._call_metadata()), self)
+        if self._settings.max_send_bytes is not None:
+            check_size(spec, request, self._settings.max_send_bytes, self._oversize_error)
+        seconds = resolve_timeout(timeout, self._settings.stream_timeout)
+        state, call, metadata = self._open_stream(spec)
+        return MappedStream(call(request, timeout=seconds, metadata=metadata), self, state)
 
     def stream_stream(
         self,
@@ -243,30 +234,68 @@ class GrpcInvoker(InvokerCore):
     ) -> ResponseStream[ResponseT]:
         if spec.kind is not CallKind.STREAM_STREAM:
             raise TypeError(f"{spec.path} is not a bidirectional stream")
-        call = self._callable(spec)
-        seconds = resolve_timeout(timeout, self._stream_timeout)
-        self._ensure_token()
-        responses = call(iter(requests), timeout=seconds, metadata=self._call_metadata())
-        return _MappedStream(responses, self)
+        seconds = resolve_timeout(timeout, self._settings.stream_timeout)
+        state, call, metadata = self._open_stream(spec)
+        return MappedStream(call(iter(requests), timeout=seconds, metadata=metadata), self, state)
+
+    def stream_error(
+        self, state: EndpointState, generation: int, error: grpc.RpcError
+    ) -> EtcdError:
+        return stream_error(self._balancer, self._decisions, state, generation, error)
 
 
-class _MappedStream:
-    """A response stream whose errors are etcdgen exceptions; `cancel()` ends it."""
+def stream_error(
+    balancer: Balancer,
+    decisions: Decisions,
+    state: EndpointState,
+    generation: int,
+    error: grpc.RpcError,
+) -> EtcdError:
+    """The etcdgen error for a failed stream (and the balancer told about it)."""
+    code, details = status_of(error)
+    if code is grpc.StatusCode.CANCELLED and state.generation != generation:
+        mapped = evicted_stream_error(state)
+    else:
+        if code is grpc.StatusCode.UNAVAILABLE and not details.startswith("etcdserver:"):
+            balancer.call_failed(state, True, details)
+        mapped = decisions.map_error(error)
+    mapped.__cause__ = error
+    return mapped
 
-    def __init__(self, call: Any, invoker: InvokerCore) -> None:
+
+def evicted_stream_error(state: EndpointState) -> EtcdError:
+    """A stream ended because its member was found unhealthy (re-open it elsewhere)."""
+    why = "was removed from the endpoint list" if state.removed else "stopped answering"
+    return UnavailableError(
+        f"{state.endpoint.text} {why} ({state.last_error or state.health.value}); the "
+        "stream was closed so that it can be re-opened on a healthy member",
+        grpc.StatusCode.UNAVAILABLE,
+    )
+
+
+class MappedStream:
+    """A response stream whose errors are etcdgen exceptions; `cancel()` ends it.
+
+    `endpoint` names the member serving it; streams are not re-opened here -
+    the watch and lease runtimes re-open them (on a healthy member, picked
+    anew) with their own state.
+    """
+
+    def __init__(self, call: Any, invoker: GrpcInvoker, state: EndpointState) -> None:
         self._call = call
         self._invoker = invoker
+        self._state = state
+        self._generation = state.generation
+        self.endpoint = state.endpoint.text
 
-    def __iter__(self) -> _MappedStream:
+    def __iter__(self) -> MappedStream:
         return self
 
     def __next__(self) -> Any:
         try:
-            item = next(self._call)
+            return next(self._call)
         except grpc.RpcError as error:
-            raise self._invoker._error(error, 1) from error
-        self._invoker.connected = True
-        return item
+            raise self._invoker.stream_error(self._state, self._generation, error) from error
 
     def cancel(self) -> None:
         self._call.cancel()

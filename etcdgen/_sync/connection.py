@@ -1,13 +1,42 @@
-"""One gRPC channel and the generated sync clients over it."""
+"""The sync client's connection layer: its parts, wired, and their lifecycle.
+
+Owns the balancer (endpoint health), the channel pool, the token source, the
+prober thread and the generated clients over one `GrpcInvoker`. Nothing
+starts until the first call (a client closed before it is silent), and
+`close()` only signals and closes channels, so it returns at once.
+
+Lifecycle rules (see README "Processes, threads and event loops"):
+- garbage collection without `close()`: the client's finalizer closes this
+  connection and emits a `ResourceWarning`, as files and sockets do;
+- `os.fork()`: the child drops the inherited channels without touching them
+  (they belong to the parent's gRPC) and the prober thread that did not
+  survive the fork; the next call in the child makes new channels.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import threading
 
 import grpc
 
+from .._cluster import endpoints_from_members, status_probe
+
+try:  # TEMP until fork.py lands
+    from .._core import fork
+except ImportError:  # pragma: no cover
+    fork = None  # type: ignore[assignment]
+from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
+from .._core.endpoints import Endpoint
+from .._core.errors import ClientClosedError
+from .._core.events import Events
+from .._core.flow import Decisions
+from .._core.health import Prober
 from .._core.invoker import GrpcInvoker
+from .._core.pool import ChannelPool
+from .._core.timeout import DEFAULT, Timeout
+from .._core.tokens import TokenSource
 from .._tokens import is_token_error
 from ..generated.errors import RequestTooLargeError, error_from_rpc
 from ..generated.sync import RpcClients
@@ -17,49 +46,137 @@ from ..generated.sync.auth import AuthClient
 class Connection:
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
-        if config.tls is not None:
-            self._channel = grpc.secure_channel(
-                config.target, config.tls.credentials(), options=config.channel_options
-            )
-        else:
-            self._channel = grpc.insecure_channel(config.target, options=config.channel_options)
-        # Watching connectivity keeps grpc-core's reconnect machinery running: without a
-        # watcher, grpcio < 1.80 took ~15 s to reconnect to a restarted member (seen in
-        # tests/integration/test_retry.py at the dependency floor); with one, ~1 s.
-        self.connectivity: grpc.ChannelConnectivity | None = None
-        self._channel.subscribe(self._on_connectivity, try_to_connect=False)
-        common: dict[str, Any] = {
-            "default_timeout": config.timeout,
-            "connect_timeout": config.connect_timeout,
-            "retry": config.retry,
-            "max_send_bytes": config.max_send_bytes,
-            "oversize_error": RequestTooLargeError,
-            "endpoints": config.endpoints,
-        }
-        # Authenticate itself needs no token: it goes through a token-less invoker.
-        self._login = AuthClient(GrpcInvoker(self._channel, error_from_rpc, **common))
+        self.closed = False
+        #: The Gate flag: started and not closed (checked on every call).
+        self.active = False
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self.events = Events(config.event_hook)
+        self.balancer = Balancer(config.endpoints, self.events)
+        self.pool: ChannelPool[grpc.Channel] = ChannelPool(self._make_channel, _close)
+        self.tokens = TokenSource(self._authenticate if config.username is not None else None)
+        settings = config.call_settings
+        common = {"oversize_error": RequestTooLargeError, "require_leader": config.require_leader}
+        # Authenticate itself carries no token: it has an invoker of its own.
+        login = GrpcInvoker(
+            self,
+            self.pool,
+            Decisions(self.balancer, settings, error_from_rpc, None),
+            TokenSource(None),
+            self.events,
+            **common,  # type: ignore[arg-type]
+        )
+        self._login = AuthClient(login)
         self.invoker = GrpcInvoker(
-            self._channel,
-            error_from_rpc,
-            authenticate=self._authenticate if config.username is not None else None,
-            is_token_error=is_token_error,
-            **common,
+            self,
+            self.pool,
+            Decisions(self.balancer, settings, error_from_rpc, is_token_error),
+            self.tokens,
+            self.events,
+            **common,  # type: ignore[arg-type]
         )
         self.rpc = RpcClients(self.invoker)
+        self.prober = Prober(
+            self.pool,
+            self.balancer,
+            self.tokens,
+            self.events,
+            status_probe(
+                config.health_check_interval,
+                config.health_check_timeout,
+                config.reject_old_cluster,
+            ),
+            sync_endpoints=self.sync_endpoints if config.auto_sync_interval else None,
+            sync_interval=config.auto_sync_interval,
+        )
+        if fork is not None:
+            fork.track(self)
+
+    def _make_channel(self, endpoint: Endpoint) -> grpc.Channel:
+        options = self.config.channel_options
+        if self.config.tls is not None or endpoint.tls:
+            tls = self.config.tls
+            credentials = tls.credentials() if tls is not None else grpc.ssl_channel_credentials()
+            return grpc.secure_channel(endpoint.target, credentials, options=options)
+        return grpc.insecure_channel(endpoint.target, options=options)
+
+    # -- the Gate ---------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        """Start the prober on first use; refuse calls once closed."""
+        with self._lock:
+            if self.closed:
+                raise ClientClosedError("the client is closed; create a new one")
+            if os.getpid() != self._pid:
+                self._after_fork_in_child()
+            self.prober.start()
+            self.active = True
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's channels and threads are not ours to close or join: drop them.
+        self._pid = os.getpid()
+        self.active = False
+        self._lock = threading.Lock()
+        self.pool.abandon()
+        self.prober.forget_thread()
+        self.tokens.forget()
+
+    # -- auth -------------------------------------------------------------------------------
 
     def _authenticate(self) -> str:
         reply = self._login.authenticate(name=self.config.username, password=self.config.password)
         return str(reply.token)
 
     def open(self) -> None:
-        """Fetch the auth token up front, so that streams opened later carry it."""
-        if self.config.username is not None and self.invoker.token is None:
-            self.invoker.token = self._authenticate()
+        """Start now and fetch the auth token up front (bad credentials raise here)."""
+        self.activate()
+        self.tokens.ensure()
 
-    def _on_connectivity(self, state: grpc.ChannelConnectivity) -> None:
-        self.connectivity = state
+    # -- endpoints --------------------------------------------------------------------------
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(e.text for e in self.balancer.endpoints)
+
+    def endpoint_health(self) -> dict[str, EndpointHealth]:
+        return {s.endpoint.text: s.report() for s in self.balancer.states}
+
+    def sync_endpoints(self, timeout: Timeout = DEFAULT) -> tuple[str, ...]:
+        """Replace the endpoint list by the members' client URLs (MemberList)."""
+        reply = self.rpc.cluster.member_list(timeout=timeout)
+        tls = self.config.tls is not None
+        found, learners = endpoints_from_members(reply.members, tls)
+        if found:
+            self._adopt(found, learners)
+        return self.endpoints
+
+    def _adopt(self, found: list[Endpoint], learners: set[str]) -> None:
+        before = self.endpoints
+        dropped = self.balancer.replace(found)
+        self.balancer.mark_learners(learners)
+        for state in dropped:
+            self.pool.drop(state)
+        if self.endpoints != before:
+            self.events.emit("endpoints", "", ", ".join(self.endpoints))
+
+    def close_abandoned(self) -> None:
+        """Garbage-collected without close()."""
+        self.close()
+
+    # -- closing ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.invoker.close()
-        self._channel.unsubscribe(self._on_connectivity)
-        self._channel.close()
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.active = False
+        self.prober.stop()
+        if os.getpid() == self._pid:
+            self.pool.close()
+        else:
+            self.pool.abandon()
+
+
+def _close(channel: grpc.Channel) -> None:
+    channel.close()
