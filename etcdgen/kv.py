@@ -11,9 +11,12 @@ clientv3 (`WithPrefix` -> `prefix=True`, `WithRev` -> `revision=`, ...).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, TypeVar
 
+from google.protobuf.message import Message
+
+from ._core.validate import INT64_MAX, INT64_MIN, choice, flag, integer, optional_integer, shown
 from .generated.errors import EmptyKeyError
 from .generated.etcdserverpb import rpc_pb2
 
@@ -33,6 +36,7 @@ _SORT_TARGETS = {
     "mod": rpc_pb2.RangeRequest.MOD,
     "value": rpc_pb2.RangeRequest.VALUE,
 }
+_Message = TypeVar("_Message", bound=Message)
 # "\0" as key or range end means "from the smallest key" / "to the end of the keyspace".
 _ALL = b"\0"
 
@@ -42,26 +46,30 @@ def to_bytes(value: KeyLike, what: str = "key") -> bytes:
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
-        return value.encode()
+        try:
+            return value.encode()
+        except UnicodeEncodeError as error:
+            raise ValueError(f"{what} must be str (encodable as UTF-8) or bytes: {error}") from None
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
-    raise TypeError(f"{what} must be str or bytes, got {type(value).__name__}")
+    raise TypeError(f"{what} must be str or bytes, got {shown(value)}")
 
 
 def prefix_end(prefix: bytes) -> bytes:
     """The range end that covers every key starting with `prefix`."""
-    for index in range(len(prefix) - 1, -1, -1):
-        if prefix[index] < 0xFF:
-            return prefix[:index] + bytes([prefix[index] + 1])
-    return _ALL  # all bytes 0xff (or empty): to the end of the keyspace
+    kept = prefix.rstrip(b"\xff")  # a trailing 0xff cannot be incremented: drop it
+    if not kept:
+        return _ALL  # all bytes 0xff (or empty): to the end of the keyspace
+    return kept[:-1] + bytes((kept[-1] + 1,))
+
+
+_EMPTY_KEY = 'key is empty: etcd requires a non-empty key (use prefix=True with "" for all keys)'
 
 
 def _non_empty(key: KeyLike) -> bytes:
     raw = to_bytes(key)
     if not raw:
-        raise EmptyKeyError(
-            'key is empty: etcd requires a non-empty key (use prefix=True with "" for all keys)'
-        )
+        raise EmptyKeyError(_EMPTY_KEY)
     return raw
 
 
@@ -73,6 +81,22 @@ def key_range(
     from_key: bool = False,
 ) -> tuple[bytes, bytes]:
     """(key, range_end) for one key, a prefix, an explicit range or "from key on"."""
+    raw = to_bytes(key)
+    # The common cases first (every get and delete passes here), without the checks below.
+    if from_key is False:
+        if range_end is None:
+            if prefix is False:
+                if not raw:
+                    raise EmptyKeyError(_EMPTY_KEY)
+                return raw, b""
+            if prefix is True:
+                return (raw, prefix_end(raw)) if raw else (_ALL, _ALL)
+        elif prefix is False:
+            if not raw:
+                raise EmptyKeyError(_EMPTY_KEY)
+            return raw, to_bytes(range_end, "range_end")
+    flag("prefix", prefix)
+    flag("from_key", from_key)
     chosen = [name for name, on in (("prefix", prefix), ("from_key", from_key)) if on]
     if range_end is not None:
         chosen.append("range_end")
@@ -80,31 +104,14 @@ def key_range(
         raise ValueError(
             f"use only one of prefix=, from_key= and range_end=; got {', '.join(chosen)}"
         )
-    raw = to_bytes(key)
     if prefix:
         return (raw, prefix_end(raw)) if raw else (_ALL, _ALL)
-    if from_key:
-        return (raw or _ALL), _ALL
-    if not raw:
-        raise EmptyKeyError(
-            'key is empty: etcd requires a non-empty key (use prefix=True with "" for all keys)'
-        )
-    return raw, (to_bytes(range_end, "range_end") if range_end is not None else b"")
+    return (raw or _ALL), _ALL
 
 
-def _choice(value: str, choices: Mapping[str, int], name: str) -> int:
-    try:
-        return choices[value]
-    except KeyError:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}") from None
-
-
-def _revision(value: int | None, name: str) -> int:
-    if value is None:
-        return 0
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
+def check_page_size(page_size: object) -> int:
+    """`page_size` of iter_prefix / iter_range: an int from 1 (it is the range limit)."""
+    return integer("page_size", page_size, minimum=1)
 
 
 def range_request(
@@ -126,31 +133,50 @@ def range_request(
     max_create_revision: int | None = None,
 ) -> rpc_pb2.RangeRequest:
     start, end = key_range(key, range_end=range_end, prefix=prefix, from_key=from_key)
-    if limit < 0:
-        raise ValueError(f"limit must be >= 0 (0 means no limit), got {limit}")
-    if keys_only and count_only:
-        raise ValueError("keys_only and count_only exclude each other (count_only returns no keys)")
-    # Only the options actually set go to the constructor: fewer keyword arguments
-    # is the cheapest way to build the message (this is on every get's path).
-    options: dict[str, Any] = {"key": start, "range_end": end}
-    for name, value in (
-        ("limit", limit),
-        ("revision", _revision(revision, "revision")),
-        ("serializable", serializable),
-        ("keys_only", keys_only),
-        ("count_only", count_only),
-        ("min_mod_revision", _revision(min_mod_revision, "min_mod_revision")),
-        ("max_mod_revision", _revision(max_mod_revision, "max_mod_revision")),
-        ("min_create_revision", _revision(min_create_revision, "min_create_revision")),
-        ("max_create_revision", _revision(max_create_revision, "max_create_revision")),
-    ):
-        if value:
-            options[name] = value
+    # This is on every get's path: each option is checked only when it differs from
+    # its default, and only the options set go to the constructor (fewer keyword
+    # arguments is the cheapest way to build the message).
+    options: dict[str, Any] = {}
+    if limit.__class__ is not int or limit:
+        fine = limit.__class__ is int and 0 < limit <= INT64_MAX
+        options["limit"] = limit if fine else integer("limit", limit)
+    if revision is not None:
+        fine = revision.__class__ is int and 0 <= revision <= INT64_MAX
+        options["revision"] = revision if fine else optional_integer("revision", revision)
+    if serializable is not False:
+        options["serializable"] = flag("serializable", serializable)
+    if keys_only is not False:
+        options["keys_only"] = flag("keys_only", keys_only)
+    if count_only is not False:
+        options["count_only"] = flag("count_only", count_only)
+        if keys_only is True and count_only:
+            raise ValueError(
+                "keys_only and count_only exclude each other (count_only returns no keys)"
+            )
+    if min_mod_revision is not None:
+        options["min_mod_revision"] = optional_integer("min_mod_revision", min_mod_revision)
+    if max_mod_revision is not None:
+        options["max_mod_revision"] = optional_integer("max_mod_revision", max_mod_revision)
+    if min_create_revision is not None:
+        options["min_create_revision"] = optional_integer(
+            "min_create_revision", min_create_revision
+        )
+    if max_create_revision is not None:
+        options["max_create_revision"] = optional_integer(
+            "max_create_revision", max_create_revision
+        )
     if sort_order != "none":
-        options["sort_order"] = _choice(sort_order, _SORT_ORDERS, "sort_order")
+        options["sort_order"] = choice("sort_order", sort_order, _SORT_ORDERS)
     if sort_target != "key":
-        options["sort_target"] = _choice(sort_target, _SORT_TARGETS, "sort_target")
-    return rpc_pb2.RangeRequest(**options)
+        options["sort_target"] = choice("sort_target", sort_target, _SORT_TARGETS)
+    if options:
+        options["key"] = start
+        if end:
+            options["range_end"] = end
+        return rpc_pb2.RangeRequest(**options)
+    if end:
+        return rpc_pb2.RangeRequest(key=start, range_end=end)
+    return rpc_pb2.RangeRequest(key=start)
 
 
 def put_request(
@@ -163,22 +189,40 @@ def put_request(
     ignore_lease: bool = False,
 ) -> rpc_pb2.PutRequest:
     raw = _non_empty(key)
-    if ignore_value and value is not None:
-        raise ValueError("ignore_value=True keeps the current value: do not pass a value too")
-    if not ignore_value and value is None:
-        raise ValueError("put needs a value (or ignore_value=True to keep the current one)")
-    if ignore_lease and lease is not None:
-        raise ValueError("ignore_lease=True keeps the current lease: do not pass lease= too")
-    if lease is not None and lease < 0:
-        raise ValueError(f"lease must be a lease ID (> 0) or None, got {lease}")
-    return rpc_pb2.PutRequest(
-        key=raw,
-        value=to_bytes(value, "value") if value is not None else b"",
-        lease=lease or 0,
-        prev_kv=prev_kv,
-        ignore_value=ignore_value,
-        ignore_lease=ignore_lease,
+    if lease is None and prev_kv is False and ignore_value is False and ignore_lease is False:
+        # A plain put (on every put's path): nothing else to check or pass.
+        if value is None:
+            raise ValueError("put needs a value (or ignore_value=True to keep the current one)")
+        return rpc_pb2.PutRequest(key=raw, value=to_bytes(value, "value"))
+    if prev_kv.__class__ is not bool:
+        flag("prev_kv", prev_kv)
+    if ignore_value.__class__ is not bool:
+        flag("ignore_value", ignore_value)
+    if ignore_lease.__class__ is not bool:
+        flag("ignore_lease", ignore_lease)
+    checked_lease = (
+        lease
+        if lease.__class__ is int and 0 <= lease <= INT64_MAX
+        else optional_integer("lease", lease)
     )
+    options: dict[str, Any] = {"key": raw}
+    if ignore_value:
+        if value is not None:
+            raise ValueError("ignore_value=True keeps the current value: do not pass a value too")
+        options["ignore_value"] = True
+    elif value is None:
+        raise ValueError("put needs a value (or ignore_value=True to keep the current one)")
+    else:
+        options["value"] = to_bytes(value, "value")
+    if ignore_lease:
+        if checked_lease is not None:
+            raise ValueError("ignore_lease=True keeps the current lease: do not pass lease= too")
+        options["ignore_lease"] = True
+    if checked_lease:
+        options["lease"] = checked_lease
+    if prev_kv:
+        options["prev_kv"] = True
+    return rpc_pb2.PutRequest(**options)
 
 
 def delete_request(
@@ -190,30 +234,53 @@ def delete_request(
     prev_kv: bool = False,
 ) -> rpc_pb2.DeleteRangeRequest:
     start, end = key_range(key, range_end=range_end, prefix=prefix, from_key=from_key)
-    return rpc_pb2.DeleteRangeRequest(key=start, range_end=end, prev_kv=prev_kv)
+    if prev_kv is False:
+        return rpc_pb2.DeleteRangeRequest(key=start, range_end=end)
+    return rpc_pb2.DeleteRangeRequest(key=start, range_end=end, prev_kv=flag("prev_kv", prev_kv))
+
+
+_COMPARE_HINT = "build them with etcdgen.Compare, e.g. Compare.value(key) == value"
+_OP_HINT = "build them with etcdgen.Op.get, .put, .delete or .txn"
+
+
+def _items(name: str, items: object, kind: type[_Message], hint: str) -> list[_Message]:
+    """The compares or ops of a transaction as a list, each checked (by position)."""
+    if isinstance(items, (str, bytes, rpc_pb2.Compare, rpc_pb2.RequestOp, CompareTarget)) or (
+        not isinstance(items, Iterable)
+    ):
+        raise TypeError(
+            f"{name} must be a list of {kind.__name__} ({hint}), got {shown(items)}"
+            + (" - wrap a single one in [...]" if isinstance(items, Message) else "")
+        )
+    listed = list(items)
+    for position, item in enumerate(listed):
+        if not isinstance(item, kind):
+            if isinstance(item, CompareTarget):
+                wrong = "an unfinished compare: finish it with ==, !=, < or > and a value"
+            else:
+                wrong = shown(item)
+            raise TypeError(f"{name}[{position}] must be a {kind.__name__} ({hint}), got {wrong}")
+    return listed
 
 
 def txn_request(
-    compare: Sequence[rpc_pb2.Compare] = (),
-    success: Sequence[rpc_pb2.RequestOp] = (),
-    failure: Sequence[rpc_pb2.RequestOp] = (),
+    compare: Iterable[rpc_pb2.Compare] = (),
+    success: Iterable[rpc_pb2.RequestOp] = (),
+    failure: Iterable[rpc_pb2.RequestOp] = (),
 ) -> rpc_pb2.TxnRequest:
-    for name, items, kind in (
-        ("compare", compare, rpc_pb2.Compare),
-        ("success", success, rpc_pb2.RequestOp),
-        ("failure", failure, rpc_pb2.RequestOp),
-    ):
-        for item in items:
-            if not isinstance(item, kind):
-                hint = "etcdgen.Compare.value(...) == ..." if name == "compare" else "etcdgen.Op"
-                raise TypeError(f"{name} items must be {kind.__name__} (use {hint}), got {item!r}")
-    return rpc_pb2.TxnRequest(compare=list(compare), success=list(success), failure=list(failure))
+    """A transaction; the number of ops is left to the server (etcd's --max-txn-ops, 128
+    by default, may be raised), which rejects too many with a clear error."""
+    return rpc_pb2.TxnRequest(
+        compare=_items("compare", compare, rpc_pb2.Compare, _COMPARE_HINT),
+        success=_items("success", success, rpc_pb2.RequestOp, _OP_HINT),
+        failure=_items("failure", failure, rpc_pb2.RequestOp, _OP_HINT),
+    )
 
 
 def compaction_request(revision: int, *, physical: bool = False) -> rpc_pb2.CompactionRequest:
-    if revision <= 0:
-        raise ValueError(f"compact needs a revision > 0, got {revision}")
-    return rpc_pb2.CompactionRequest(revision=revision, physical=physical)
+    return rpc_pb2.CompactionRequest(
+        revision=integer("revision", revision, minimum=1), physical=flag("physical", physical)
+    )
 
 
 # Which Compare field carries the operand, by target (VALUE uses `value`).
@@ -250,14 +317,14 @@ class CompareTarget:
         )
         if self._target == rpc_pb2.Compare.VALUE:
             if not isinstance(operand, (str, bytes)):
-                raise TypeError(f"compare a value with str or bytes, got {operand!r}")
+                raise TypeError(
+                    f"the operand of Compare.value(...) must be str or bytes, got {shown(operand)}"
+                )
             message.value = to_bytes(operand, "value")
         else:
-            if not isinstance(operand, int) or isinstance(operand, bool):
-                raise TypeError(
-                    f"compare a revision, version or lease with an int, got {operand!r}"
-                )
-            setattr(message, _COMPARE_FIELDS[self._target], operand)
+            field = _COMPARE_FIELDS[self._target]
+            number = integer(f"the operand of Compare.{field}(...)", operand, minimum=INT64_MIN)
+            setattr(message, field, number)
         return message
 
     def __eq__(self, other: object) -> rpc_pb2.Compare:  # type: ignore[override]
@@ -396,9 +463,9 @@ class Op:
 
     @staticmethod
     def txn(
-        compare: Sequence[rpc_pb2.Compare] = (),
-        success: Sequence[rpc_pb2.RequestOp] = (),
-        failure: Sequence[rpc_pb2.RequestOp] = (),
+        compare: Iterable[rpc_pb2.Compare] = (),
+        success: Iterable[rpc_pb2.RequestOp] = (),
+        failure: Iterable[rpc_pb2.RequestOp] = (),
     ) -> rpc_pb2.RequestOp:
         """A nested transaction (etcd >= 3.3)."""
         return rpc_pb2.RequestOp(request_txn=txn_request(compare, success, failure))
