@@ -15,6 +15,13 @@ Typical use::
         old.stop()
         new = cluster.leader(timeout=5.0)  # waits for the re-election
 
+    with EtcdCluster(size=3, peer_proxy=True) as cluster:
+        follower = cluster.followers()[0]
+        cluster.isolate(follower)  # cut off from its peers; its client port stays open
+        cluster.heal(follower)
+        extra = cluster.add_member()
+        cluster.remove_member(extra)
+
 Design notes
 ------------
 
@@ -46,6 +53,25 @@ Timeouts
     makes leader elections, failovers and restarts take a fraction of a second, so fault
     injection tests finish in seconds.
 
+Peer proxy
+    ``EtcdCluster(peer_proxy=True)`` puts a TCP forwarder, run by threads in the test
+    process, in front of every member's peer listener: members advertise the proxy's port
+    and listen on their own.  ``isolate(member)`` then refuses and resets every peer
+    connection to or from that member while its client port stays open; ``heal()`` lets
+    them through again.  etcd's rafthttp dials both ways (stream readers dial the remote
+    to receive its messages; pipeline and snapshot POSTs are dialled by the sender), so
+    the proxy reads the first request head of each connection to learn the dialler:
+    ``X-PeerURLs``/``X-Server-From`` on rafthttp requests, and for header-less ones
+    (``/members``, ``/version``, ``/leases``, ``/raft/probing``) the process owning the
+    dialling socket (``/proc``, Linux only).  A proxy port is bound at once but listens only
+    when its member serves peers, like the member itself.
+
+Membership changes
+    ``EtcdCluster.add_member()``/``remove_member()`` use the MemberAdd/MemberRemove RPCs
+    through etcd's gRPC gateway (plain HTTP/JSON, no extra dependency) and return once the
+    change is visible and applied inside raft, so changes can follow each other at once:
+    etcd's raft drops a conf change proposed while the previous one is unapplied.
+
 Lifetime
     Processes are stopped by PID (SIGTERM, then SIGKILL after 10 s) and reaped.  Servers
     still running when the interpreter exits are stopped by an ``atexit`` hook, so an
@@ -64,10 +90,12 @@ import json
 import os
 import platform
 import re
+import selectors
 import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import tempfile
 import threading
@@ -76,18 +104,21 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "EtcdBinary",
     "EtcdCluster",
     "EtcdNotFoundError",
+    "EtcdRequestError",
     "EtcdServer",
     "EtcdStartError",
+    "MemberInfo",
+    "MemberStatus",
     "ServerTLS",
     "find_etcd_binary",
 ]
@@ -136,6 +167,21 @@ class EtcdStartError(RuntimeError):
     def address_in_use(self) -> bool:
         """Whether etcd failed because one of its ports was taken."""
         return _BIND_ERROR in self.log_tail
+
+
+class EtcdRequestError(RuntimeError):
+    """etcd answered a gRPC-gateway request (``POST /v3/...``) with an error.
+
+    ``message`` is etcd's error text (e.g. ``"etcdserver: unhealthy cluster"``), ``code``
+    the gRPC status code number and ``status`` the HTTP status.
+    """
+
+    def __init__(self, path: str, status: int, code: int | None, message: str):
+        super().__init__(f"POST {path}: HTTP {status}, gRPC code {code}: {message}")
+        self.path = path
+        self.status = status
+        self.code = code
+        self.message = message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,6 +396,30 @@ def _free_ports(count: int) -> list[int]:
 _no_proxy_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def _wait_stopped(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Poll until the child ``proc`` is reported stopped (or gone), for at most ``timeout``.
+
+    kill(SIGSTOP) returns before the kernel has stopped every thread of the process: a
+    request sent right after it can still be answered.  ``WNOWAIT`` leaves the state for
+    later waits, and ``WSTOPPED`` alone never reports (so never reaps) an exit, which stays
+    Popen's to collect.
+    """
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:  # no waitid (e.g. Windows, where this module does not run anyway)
+        return
+    flags = os.WSTOPPED | os.WNOWAIT | os.WNOHANG
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if waitid(os.P_PID, proc.pid, flags) is not None:
+                return
+        except ChildProcessError:  # already reaped
+            return
+        if proc.poll() is not None:
+            return
+        time.sleep(0.001)
+
+
 def _tail(path: Path, lines: int = LOG_TAIL_LINES, offset: int = 0) -> str:
     try:
         with path.open("rb") as f:
@@ -468,6 +538,65 @@ def _stop_all_servers() -> None:
             server.stop()
 
 
+def _int(value: object) -> int:
+    """A uint64 from gateway JSON, where it is a decimal string (and absent when 0)."""
+    return int(value) if isinstance(value, (int, str)) and str(value) else 0
+
+
+@dataclass(frozen=True)
+class MemberStatus:
+    """One member's answer to the Maintenance.Status RPC (read through the gRPC gateway).
+
+    ``raft_index``/``raft_applied_index`` are the *server's* committed and applied indexes;
+    raft's own applied index, which gates membership changes, is in
+    :meth:`EtcdServer.raft_status` instead.
+    """
+
+    member_id: int
+    leader: int
+    """The leader's member ID as this member knows it; 0 while it knows no leader."""
+    raft_term: int
+    raft_index: int
+    raft_applied_index: int
+    is_learner: bool
+    version: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MemberStatus:
+        header = data.get("header") or {}
+        return cls(
+            member_id=_int(header.get("member_id")),
+            leader=_int(data.get("leader")),
+            raft_term=_int(data.get("raftTerm")),
+            raft_index=_int(data.get("raftIndex")),
+            raft_applied_index=_int(data.get("raftAppliedIndex")),
+            is_learner=bool(data.get("isLearner", False)),
+            version=str(data.get("version", "")),
+        )
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """One entry of the MemberList RPC."""
+
+    id: int
+    name: str
+    """Empty until the member has started and published its name through raft."""
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+    is_learner: bool
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MemberInfo:
+        return cls(
+            id=_int(data.get("ID")),
+            name=str(data.get("name", "")),
+            peer_urls=tuple(str(u) for u in data.get("peerURLs", ())),
+            client_urls=tuple(str(u) for u in data.get("clientURLs", ())),
+            is_learner=bool(data.get("isLearner", False)),
+        )
+
+
 class EtcdServer:
     """One etcd process listening on free loopback ports.
 
@@ -476,8 +605,11 @@ class EtcdServer:
     temporary data directory; :meth:`kill`, :meth:`pause`, :meth:`resume` and
     :meth:`restart` only affect the process, keeping data and ports for later.
 
-    ``initial_cluster``/``initial_cluster_state``/``initial_cluster_token`` and fixed
-    ``client_port``/``peer_port`` are for cluster members; :class:`EtcdCluster` sets them.
+    ``initial_cluster``/``initial_cluster_state``/``initial_cluster_token``, fixed
+    ``client_port``/``peer_port`` and ``advertise_peer_port`` are for cluster members;
+    :class:`EtcdCluster` sets them.  ``advertise_peer_port`` is the port of the peer URL the
+    member advertises (other members dial it) when that is not its own peer listener, e.g.
+    a proxy in front of it.
     """
 
     def __init__(
@@ -496,6 +628,7 @@ class EtcdServer:
         election_timeout: int = DEFAULT_ELECTION_TIMEOUT_MS,
         client_port: int | None = None,
         peer_port: int | None = None,
+        advertise_peer_port: int | None = None,
         initial_cluster: str | None = None,
         initial_cluster_state: str = "new",
         initial_cluster_token: str | None = None,
@@ -528,6 +661,7 @@ class EtcdServer:
         self._user_data_dir = Path(data_dir) if data_dir is not None else None
         self._fixed_client_port = client_port
         self._fixed_peer_port = peer_port
+        self._advertise_peer_port = advertise_peer_port
         self._client_port: int | None = None
         self._peer_port: int | None = None
         self._workdir: Path | None = None
@@ -575,7 +709,18 @@ class EtcdServer:
 
     @property
     def peer_url(self) -> str:
+        """The URL etcd listens on for its peers."""
         return f"http://{LOOPBACK}:{self.peer_port}"
+
+    @property
+    def advertise_peer_url(self) -> str:
+        """The peer URL this member advertises and other members dial.
+
+        Same as :attr:`peer_url` unless ``advertise_peer_port`` points at a proxy.
+        """
+        if self._advertise_peer_port is None:
+            return self.peer_url
+        return f"http://{LOOPBACK}:{self._advertise_peer_port}"
 
     @property
     def data_dir(self) -> Path:
@@ -617,8 +762,8 @@ class EtcdServer:
             "--listen-client-urls", self.client_url,
             "--advertise-client-urls", self.client_url,
             "--listen-peer-urls", self.peer_url,
-            "--initial-advertise-peer-urls", self.peer_url,
-            "--initial-cluster", self.initial_cluster or f"{self.name}={self.peer_url}",
+            "--initial-advertise-peer-urls", self.advertise_peer_url,
+            "--initial-cluster", self.initial_cluster or f"{self.name}={self.advertise_peer_url}",
             "--initial-cluster-state", self.initial_cluster_state,
             "--initial-cluster-token", self.initial_cluster_token,
             "--heartbeat-interval", str(self.heartbeat_interval),
@@ -704,8 +849,9 @@ class EtcdServer:
         """Send ``sig`` to the process.
 
         For terminating signals (KILL, TERM, INT, QUIT) wait for the process to exit,
-        escalating to SIGKILL after 10 s.  Data dir and ports are kept, so :meth:`start` or
-        :meth:`restart` brings the member back with its data.
+        escalating to SIGKILL after 10 s; for SIGSTOP, until it is stopped.  Data dir and
+        ports are kept, so :meth:`start` or :meth:`restart` brings the member back with its
+        data.
         """
         proc = self._proc
         if proc is None or proc.poll() is not None:
@@ -713,6 +859,7 @@ class EtcdServer:
         proc.send_signal(sig)
         if sig == signal.SIGSTOP:
             self._paused = True
+            _wait_stopped(proc, STOP_TIMEOUT)
         elif sig == signal.SIGCONT:
             self._paused = False
         elif sig in _TERMINATING_SIGNALS:
@@ -745,10 +892,8 @@ class EtcdServer:
 
     # -- health --------------------------------------------------------------------------------
 
-    def http_get(self, path: str, timeout: float = 2.0) -> bytes:
-        """GET ``path`` from the client URL (no proxies) and return the body."""
+    def _open(self, request: urllib.request.Request, timeout: float) -> bytes:
         context = self.tls.client_context() if self.tls is not None else None
-        request = urllib.request.Request(self.client_url + path)
         handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         if context is not None:
             handlers.append(urllib.request.HTTPSHandler(context=context))
@@ -756,6 +901,102 @@ class EtcdServer:
         with opener.open(request, timeout=timeout) as response:
             body: bytes = response.read()
             return body
+
+    def http_get(self, path: str, timeout: float = 2.0) -> bytes:
+        """GET ``path`` from the client URL (no proxies) and return the body."""
+        return self._open(urllib.request.Request(self.client_url + path), timeout)
+
+    def gateway_post(
+        self, path: str, body: Mapping[str, Any] | None = None, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Call an RPC through etcd's gRPC gateway: POST JSON to ``path`` on the client URL.
+
+        E.g. ``gateway_post("/v3/cluster/member/list")``.  The gateway (on by default in
+        3.4 and 3.5) writes 64-bit integers as decimal strings and leaves out zero values.
+        Raises :class:`EtcdRequestError` when etcd answers with an error.  No credentials
+        are sent, so RPCs that need them fail on a server with auth enabled.
+        """
+        request = urllib.request.Request(
+            self.client_url + path,
+            data=json.dumps(dict(body or {})).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            raw = self._open(request, timeout)
+        except urllib.error.HTTPError as err:
+            try:
+                detail = json.loads(err.read())
+            except ValueError:
+                detail = {}
+            if not isinstance(detail, dict):
+                detail = {}
+            code = detail.get("code")
+            message = str(detail.get("message") or detail.get("error") or err.reason)
+            raise EtcdRequestError(
+                path, err.code, code if isinstance(code, int) else None, message
+            ) from None
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError(f"POST {path}: expected a JSON object, got {raw[:200]!r}")
+        return data
+
+    def status(self, timeout: float = 2.0) -> MemberStatus:
+        """This member's Maintenance.Status (leader, raft term and indexes, version)."""
+        return MemberStatus.from_json(self.gateway_post("/v3/maintenance/status", {}, timeout))
+
+    def member_list(self, timeout: float = 5.0) -> list[MemberInfo]:
+        """The members as this server knows them (MemberList RPC, served locally)."""
+        data = self.gateway_post("/v3/cluster/member/list", {}, timeout)
+        return [MemberInfo.from_json(m) for m in data.get("members", ())]
+
+    def raft_status(self, timeout: float = 2.0) -> dict[str, Any]:
+        """raft's own state on this member: the ``raft.status`` expvar of ``/debug/vars``.
+
+        Keys include ``id``/``lead`` (hex member IDs), ``term``, ``commit``, ``applied`` and
+        ``raftState``.  Unlike :meth:`status`, ``applied`` here is raft's applied index,
+        which moves only when the server hands a processed Ready back to raft (Advance).
+        """
+        data = json.loads(self.http_get("/debug/vars", timeout=timeout))
+        status = data.get("raft.status") if isinstance(data, dict) else None
+        if not isinstance(status, dict):
+            raise ValueError(f"{self.name}: /debug/vars has no raft.status")
+        return status
+
+    def wait_applied(self, timeout: float = 10.0) -> None:
+        """Wait until raft has applied every entry that was committed when this was called.
+
+        Call it on the leader after a membership change (MemberAdd/Update/Remove/Promote)
+        and before proposing the next one.  etcd's raft silently replaces a conf change
+        proposed while an earlier one is not yet applied *inside raft*
+        (``pendingConfIndex > raftLog.applied``) by an empty entry, and the RPC then hangs
+        until its deadline.  The RPC that made the earlier change returns as soon as the
+        server has applied it, which can be before raft's own applied index moves (the
+        leader applies in parallel with persisting the Ready and calls Advance() after).
+        So this polls raft's ``applied`` (:meth:`raft_status`), not the Status RPC's
+        ``raftAppliedIndex``, which is the server's.
+        """
+        deadline = time.monotonic() + timeout
+        target: int | None = None
+        last: object = None
+        while True:
+            try:
+                status = self.raft_status(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+                commit, applied = int(status["commit"]), int(status["applied"])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                last = exc
+            else:
+                last = status
+                if target is None:
+                    target = commit  # >= the index of any change whose RPC has returned
+                if applied >= target:
+                    return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{self.name}: raft applied index did not reach {target} within "
+                    f"{timeout:g} s (last: {last})"
+                )
+            time.sleep(0.01)
 
     def is_healthy(self, timeout: float = 1.0) -> bool:
         """Whether ``GET /health`` answers ``{"health": "true"}`` within ``timeout``."""
@@ -844,6 +1085,8 @@ class EtcdServer:
                 stderr=subprocess.STDOUT,
                 env=env,
                 close_fds=True,
+                # Relative paths etcd creates (unix://host:port sockets) land in the workdir.
+                cwd=self._workdir,
             )
         self._paused = False
         _register(self)
@@ -875,6 +1118,29 @@ class EtcdServer:
                 )
             time.sleep(0.05)
 
+    def _serves_peers(self, timeout: float = 0.25) -> bool:
+        """Whether etcd answers HTTP on its peer listener (it does once bootstrapped).
+
+        Before that its peer port accepts connections but answers nothing.
+        """
+        if self._peer_port is None:
+            return False
+        try:
+            with _no_proxy_opener.open(f"{self.peer_url}/version", timeout=timeout):
+                return True
+        except urllib.error.HTTPError:
+            return True  # any HTTP answer will do
+        except (OSError, ValueError):
+            return False
+
+    def _wait_serving_peers(self, deadline: float) -> None:
+        """Poll until the peer listener answers, the process exits, or ``deadline``."""
+        proc = self._proc
+        while proc is not None and proc.poll() is None and time.monotonic() < deadline:
+            if self._serves_peers():
+                return
+            time.sleep(0.01)
+
     def _recent_log(self) -> str:
         return _tail(self.log_path, offset=self._log_offset) if self._workdir is not None else ""
 
@@ -905,6 +1171,428 @@ class EtcdServer:
 
 
 # ---------------------------------------------------------------------------------------------
+# Peer proxy (network partitions)
+# ---------------------------------------------------------------------------------------------
+
+_HEAD_LIMIT = 64 * 1024
+_HEAD_TIMEOUT = 10.0
+_UPSTREAM_CONNECT_TIMEOUT = 2.0
+_STREAM_PATH_RE = re.compile(r"^/raft/stream/[a-z0-9]+/([0-9a-fA-F]+)/?$")
+
+
+class _Link:
+    """One proxied connection: ``down`` was accepted from a dialler, ``up`` goes to etcd."""
+
+    def __init__(self, down: socket.socket, target: str) -> None:
+        self.down = down
+        self.up: socket.socket | None = None
+        self.target = target
+        self.sender: str | None = None
+        self.identified = False
+        self.aborted = False
+
+    def abort(self) -> None:
+        """Cut both sides (closed with a reset); the threads serving this link then exit."""
+        self.aborted = True
+        self.finish()
+
+    def finish(self) -> None:
+        """End both sides; the threads serving this link then exit and close them."""
+        for sock in (self.down, self.up):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _close(sock: socket.socket, reset: bool) -> None:
+    if reset:  # RST instead of FIN: the dialler sees an error at once, no TIME_WAIT here
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def _parse_head(data: bytes) -> tuple[str, dict[str, str]]:
+    """The path and the (lower-cased) headers of the HTTP request head in ``data``."""
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    lines = head.split("\r\n")
+    words = lines[0].split(" ")
+    path = words[1].split("?", 1)[0] if len(words) >= 2 else ""
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        key, sep, value = line.partition(":")
+        if sep:
+            headers[key.strip().lower()] = value.strip()
+    return path, headers
+
+
+def _dialler_pid(sock: socket.socket, pids: Mapping[str, int]) -> str | None:
+    """Which process in ``pids`` holds the other end of the accepted loopback ``sock``.
+
+    Linux only (``/proc``); None elsewhere or when the dialler's socket is already gone.
+    """
+    try:
+        src_port = int(sock.getpeername()[1])
+        dst_port = int(sock.getsockname()[1])
+        inode = None
+        with open("/proc/net/tcp", encoding="ascii") as table:
+            next(table, None)
+            for line in table:
+                fields = line.split()
+                if len(fields) < 10:
+                    continue
+                local, remote = fields[1].rpartition(":")[2], fields[2].rpartition(":")[2]
+                if int(local, 16) == src_port and int(remote, 16) == dst_port:
+                    inode = fields[9]
+                    break
+        if inode is None:
+            return None
+        wanted = f"socket:[{inode}]"
+        for name, pid in pids.items():
+            fd_dir = f"/proc/{pid}/fd"
+            for fd in os.listdir(fd_dir):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"{fd_dir}/{fd}") == wanted:
+                        return name
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class _PeerProxy:
+    """TCP forwarders in front of the peer listeners of a cluster's members.
+
+    Each member advertises a peer URL served here (a listener bound by this process, so
+    there is no port race) and every connection to it is forwarded to the member's real
+    peer port.  :meth:`isolate` partitions a member from all its peers in both directions.
+
+    etcd's rafthttp dials in both directions: a member's stream readers dial the *remote*
+    peer's URL to receive its messages (``GET /raft/stream/{message,msgapp}/<own id>``),
+    and pipeline and snapshot messages are POSTed by the *sender* to the receiver's URL.
+    Blocking only the isolated member's own listener would leave the half where it dials
+    out.  So the dialler of every connection is identified from its first request head:
+    ``X-PeerURLs`` (the sender's advertised peer URLs, set on every rafthttp request),
+    else ``X-Server-From`` (the sender's member ID in hex, learned from earlier requests
+    that carried both) or the ID at the end of a stream path.  Requests that carry none of
+    these (``/members``, ``/version``, ``/leases``, ``/raft/probing``, ...) are attributed on
+    Linux by looking up which member process owns the dialling socket (``/proc``); on
+    other systems they pass unless their target is isolated.
+
+    A connection is refused (closed with a reset after its head was read) when its
+    target or its dialler is isolated; isolating a member also resets the live
+    connections that involve it (and unattributed ones, which then dial again).  One
+    selector thread accepts; each connection is served by two daemon threads.
+    """
+
+    def __init__(self, pids: Callable[[], Mapping[str, int]]) -> None:
+        self._pids = pids
+        self._lock = threading.Lock()
+        self._listeners: dict[str, tuple[socket.socket, int]] = {}
+        self._by_url: dict[str, str] = {}
+        self._by_id: dict[str, str] = {}
+        self._isolated: set[str] = set()
+        self._links: set[_Link] = set()
+        self._threads: set[threading.Thread] = set()
+        self._closed = False
+        self._selector = selectors.DefaultSelector()
+        self._pending: list[tuple[bool, str, socket.socket]] = []
+        """(register?, name, listener) for the accept loop: it owns the selector."""
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name="etcdgen-peer-proxy", daemon=True
+        )
+        self._acceptor.start()
+
+    # -- control (called from the test's thread) -----------------------------------------------
+
+    def add(self, name: str, target_port: int, ready: Callable[[], bool] | None = None) -> int:
+        """Forward a new loopback port to ``target_port``; returns the new port.
+
+        With ``ready``, the port is bound at once (reserved) but only listens once
+        ``ready()`` is true, polled by a daemon thread until then: connections before
+        that are refused by the kernel, as they would be by an etcd that is not up yet.
+        An etcd that has bound its peer port but is still bootstrapping accepts TCP
+        connections without answering; a proxy that forwarded to it would turn etcd's
+        quick "refused" at bootstrap (``GET /members`` of each peer) into 1 s timeouts.
+        """
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind((LOOPBACK, 0))
+            listener.setblocking(False)
+            port = int(listener.getsockname()[1])
+            if ready is None:
+                listener.listen(128)
+        except OSError:
+            listener.close()
+            raise
+        with self._lock:
+            if self._closed:
+                listener.close()
+                raise RuntimeError("peer proxy is closed")
+            if name in self._listeners:
+                listener.close()
+                raise ValueError(f"{name}: already proxied")
+            self._listeners[name] = (listener, target_port)
+            self._by_url[f"http://{LOOPBACK}:{port}"] = name
+            if ready is None:
+                self._pending.append((True, name, listener))
+            else:
+                waiter = threading.Thread(
+                    target=self._listen_when_ready,
+                    args=(name, listener, ready),
+                    name=f"etcdgen-peer-proxy-ready-{name}",
+                    daemon=True,
+                )
+                self._threads.add(waiter)
+                waiter.start()
+        self._wake()
+        return port
+
+    def remove(self, name: str) -> None:
+        """Stop forwarding for ``name`` and cut its connections."""
+        with self._lock:
+            entry = self._listeners.pop(name, None)
+            if entry is None:
+                return
+            self._by_url = {u: n for u, n in self._by_url.items() if n != name}
+            self._by_id = {i: n for i, n in self._by_id.items() if n != name}
+            self._isolated.discard(name)
+            self._pending.append((False, name, entry[0]))
+            doomed = [link for link in self._links if name in (link.target, link.sender)]
+        for link in doomed:
+            link.abort()
+        self._wake()
+
+    def isolate(self, name: str) -> None:
+        with self._lock:
+            if name not in self._listeners:
+                raise ValueError(f"{name}: not proxied")
+            self._isolated.add(name)
+            doomed = [
+                link
+                for link in self._links
+                if name in (link.target, link.sender) or (link.identified and link.sender is None)
+            ]
+        for link in doomed:
+            link.abort()
+
+    def heal(self, name: str | None = None) -> None:
+        with self._lock:
+            if name is None:
+                self._isolated.clear()
+            else:
+                self._isolated.discard(name)
+
+    def isolated(self) -> set[str]:
+        with self._lock:
+            return set(self._isolated)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting, cut every connection and wait (bounded) for the threads."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            links = list(self._links)
+        self._wake()
+        for link in links:
+            link.abort()
+        deadline = time.monotonic() + timeout
+        self._acceptor.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- internals (proxy threads) ---------------------------------------------------------------
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def _listen_when_ready(
+        self, name: str, listener: socket.socket, ready: Callable[[], bool]
+    ) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._closed or self._listeners.get(name, (None, 0))[0] is not listener:
+                        return
+                is_ready = False
+                with contextlib.suppress(Exception):
+                    is_ready = ready()
+                if is_ready:
+                    break
+                time.sleep(0.02)  # poll interval; ready() itself bounds each probe
+            with self._lock:
+                if self._closed or self._listeners.get(name, (None, 0))[0] is not listener:
+                    return
+                listener.listen(128)
+                self._pending.append((True, name, listener))
+            self._wake()
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def _accept_loop(self) -> None:
+        registered: dict[str, socket.socket] = {}
+        try:
+            while True:
+                with self._lock:
+                    closed = self._closed
+                    pending, self._pending = self._pending, []
+                if closed:
+                    with self._lock:
+                        leftovers = [entry[0] for entry in self._listeners.values()]
+                    for listener in leftovers:
+                        listener.close()  # ones still waiting to listen
+                    return
+                for register, name, listener in pending:
+                    if register:
+                        registered[name] = listener
+                        self._selector.register(listener, selectors.EVENT_READ, name)
+                    else:
+                        if registered.get(name) is listener:
+                            del registered[name]
+                            self._selector.unregister(listener)
+                        listener.close()
+                for key, _ in self._selector.select():
+                    if key.data is None:
+                        with contextlib.suppress(OSError):
+                            while self._wake_r.recv(4096):
+                                pass
+                        continue
+                    self._accept(key.data, registered[key.data])
+        finally:
+            for listener in registered.values():
+                listener.close()
+            self._selector.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _accept(self, name: str, listener: socket.socket) -> None:
+        while True:
+            try:
+                down, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            down.setblocking(True)
+            link = _Link(down, name)
+            with self._lock:
+                target = self._listeners.get(name)
+                if self._closed or target is None:
+                    _close(down, reset=True)
+                    continue
+                self._links.add(link)
+                thread = threading.Thread(
+                    target=self._serve,
+                    args=(link, target[1]),
+                    name=f"etcdgen-peer-proxy-{name}",
+                    daemon=True,
+                )
+                self._threads.add(thread)
+                thread.start()  # under the lock, so close() never joins an unstarted thread
+
+    def _identify(self, head: bytes, down: socket.socket) -> str | None:
+        path, headers = _parse_head(head)
+        sender_id = headers.get("x-server-from", "").lower()
+        with self._lock:
+            urls = [u.strip() for u in headers.get("x-peerurls", "").split(",")]
+            sender = next((self._by_url[u] for u in urls if u in self._by_url), None)
+            if sender is not None and sender_id:
+                self._by_id[sender_id] = sender
+            if sender is None and sender_id:
+                sender = self._by_id.get(sender_id)
+            if sender is None:
+                match = _STREAM_PATH_RE.match(path)
+                if match:
+                    sender = self._by_id.get(match.group(1).lower())
+        if sender is None and os.path.exists("/proc/net/tcp"):
+            sender = _dialler_pid(down, self._pids())
+        return sender
+
+    def _read_head(self, down: socket.socket) -> bytes | None:
+        down.settimeout(_HEAD_TIMEOUT)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data and len(data) < _HEAD_LIMIT:
+                chunk = down.recv(_HEAD_LIMIT)
+                if not chunk:
+                    return None
+                data += chunk
+        except OSError:
+            return None
+        down.settimeout(None)
+        return data
+
+    def _serve(self, link: _Link, target_port: int) -> None:
+        pump: threading.Thread | None = None
+        try:
+            head = self._read_head(link.down)
+            if head is None:
+                return
+            sender = self._identify(head, link.down)
+            with self._lock:
+                link.sender, link.identified = sender, True
+                isolated = self._isolated
+                if self._closed or link.target in isolated or sender in isolated:
+                    link.aborted = True
+                    return
+            try:
+                up = socket.create_connection(
+                    (LOOPBACK, target_port), timeout=_UPSTREAM_CONNECT_TIMEOUT
+                )
+            except OSError:  # the member is down: the dialler sees a reset, as without us
+                link.aborted = True
+                return
+            up.settimeout(None)
+            with self._lock:
+                if link.aborted:
+                    _close(up, reset=True)
+                    return
+                link.up = up
+            try:
+                up.sendall(head)
+            except OSError:
+                link.abort()
+                return
+            pump = threading.Thread(
+                target=self._pump, args=(link, up, link.down), name="etcdgen-peer-pump", daemon=True
+            )
+            pump.start()
+            self._pump(link, link.down, up)
+        finally:
+            if pump is not None:
+                pump.join()
+            for sock in (link.down, link.up):
+                if sock is not None:
+                    _close(sock, reset=link.aborted)
+            with self._lock:
+                self._links.discard(link)
+                self._threads.discard(threading.current_thread())
+
+    @staticmethod
+    def _pump(link: _Link, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            link.abort()
+            return
+        # One end closed: end both, as when a process exits (etcd's peers never half-close
+        # on purpose).  A half-close would let the survivor keep writing into the proxy
+        # and notice a dead peer only a few heartbeats later.
+        link.finish()
+
+
+# ---------------------------------------------------------------------------------------------
 # Clusters
 # ---------------------------------------------------------------------------------------------
 
@@ -916,12 +1604,47 @@ def _quietly_leader(member: EtcdServer) -> bool:
         return False
 
 
+def _active_peers(member: EtcdServer) -> float:
+    """Sum of ``etcd_network_active_peers`` on ``member`` (peers its transport sees up)."""
+    text = member.http_get("/metrics", timeout=0.5).decode("utf-8", "replace")
+    return sum(
+        float(m.group(1)) for m in re.finditer(r"(?m)^etcd_network_active_peers\{.*\} (\S+)$", text)
+    )
+
+
+def _wait_peers_inactive(members: Sequence[EtcdServer], timeout: float) -> None:
+    """Poll until each member's transport counts no active peer; give up after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    for member in members:
+        while time.monotonic() < deadline:
+            try:
+                if _active_peers(member) == 0:
+                    break
+            except (OSError, ValueError):
+                break
+            time.sleep(0.01)
+
+
+def _quietly_learner(member: EtcdServer) -> bool:
+    try:
+        return member.status(timeout=1.0).is_learner
+    except (OSError, ValueError, EtcdRequestError):
+        return False
+
+
 class EtcdCluster:
     """``size`` etcd members on loopback, bootstrapped together with ``--initial-cluster``.
 
     All members are spawned before any of them is waited for, since a new cluster can only
-    elect a leader once a quorum is up.  :meth:`start` returns when every member is healthy
-    and a leader exists.
+    elect a leader once a quorum is up (each is launched once the previous one serves its
+    peer port, see :meth:`start`).  :meth:`start` returns when every member is healthy and
+    a leader exists.
+
+    With ``peer_proxy=True`` every member advertises a peer URL served by a TCP proxy in
+    this process (see "Peer proxy" in the module docs), so :meth:`isolate` can partition a
+    member from its peers while its client port stays open, and :meth:`heal` undoes that.
+    :meth:`add_member` and :meth:`remove_member` change the membership of a running
+    cluster.
     """
 
     def __init__(
@@ -939,6 +1662,7 @@ class EtcdCluster:
         heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL_MS,
         election_timeout: int = DEFAULT_ELECTION_TIMEOUT_MS,
         keep_logs: bool = False,
+        peer_proxy: bool = False,
     ) -> None:
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -958,7 +1682,13 @@ class EtcdCluster:
         self.election_timeout = election_timeout
         self.keep_logs = keep_logs
         self.startup_timeout = startup_timeout
+        self.peer_proxy = peer_proxy
         self.members: list[EtcdServer] = []
+        self._proxy: _PeerProxy | None = None
+        self._proxied: dict[str, EtcdServer] = {}
+        """Members behind the proxy by name, including ones still starting."""
+        self._token = ""
+        self._next_index = size
 
     def __repr__(self) -> str:
         return f"<EtcdCluster etcd {self.version} {self.endpoints}>"
@@ -989,32 +1719,79 @@ class EtcdCluster:
     ) -> None:
         self.stop()
 
+    def _member_pids(self) -> dict[str, int]:
+        """name -> PID of members with a process (read from the proxy's threads)."""
+        pids: dict[str, int] = {}
+        for name, member in list(self._proxied.items()):
+            proc = member._proc
+            if proc is not None:
+                pids[name] = proc.pid
+        return pids
+
+    def _serving_check(self, name: str) -> Callable[[], bool]:
+        """Whether member ``name`` serves its peer listener (answers ``GET /version`` there).
+
+        Until then etcd is bootstrapping: its peer port accepts connections but answers
+        nothing.  Called from the proxy's threads.
+        """
+
+        def serving() -> bool:
+            server = self._proxied.get(name)
+            return server is not None and server._proc is not None and server._serves_peers()
+
+        return serving
+
+    def _new_server(
+        self,
+        name: str,
+        client_port: int,
+        peer_port: int,
+        initial_cluster: str,
+        state: str,
+        advertise_peer_port: int | None,
+    ) -> EtcdServer:
+        server = EtcdServer(
+            binary=self.binary,
+            name=name,
+            client_port=client_port,
+            peer_port=peer_port,
+            advertise_peer_port=advertise_peer_port,
+            initial_cluster=initial_cluster,
+            initial_cluster_state=state,
+            initial_cluster_token=self._token,
+            extra_args=self.extra_args,
+            auth_token=self.auth_token,
+            unsafe_no_fsync=self.unsafe_no_fsync,
+            tls=self.tls,
+            startup_timeout=self.startup_timeout,
+            heartbeat_interval=self.heartbeat_interval,
+            election_timeout=self.election_timeout,
+            keep_logs=self.keep_logs,
+        )
+        if self.peer_proxy:
+            self._proxied[name] = server
+        return server
+
     def _new_members(self) -> list[EtcdServer]:
         ports = _free_ports(2 * self.size)
         names = [f"{self.name_prefix}{i}" for i in range(self.size)]
         peer_ports = ports[self.size :]
+        advertised: list[int | None] = [None] * self.size
+        if self.peer_proxy:
+            self._proxied = {}
+            self._proxy = _PeerProxy(self._member_pids)
+            advertised = [
+                self._proxy.add(n, p, ready=self._serving_check(n))
+                for n, p in zip(names, peer_ports, strict=True)
+            ]
         initial = ",".join(
-            f"{n}=http://{LOOPBACK}:{p}" for n, p in zip(names, peer_ports, strict=True)
+            f"{n}=http://{LOOPBACK}:{a or p}"
+            for n, p, a in zip(names, peer_ports, advertised, strict=True)
         )
-        token = f"etcdgen-{uuid.uuid4().hex[:12]}"
+        self._token = f"etcdgen-{uuid.uuid4().hex[:12]}"
+        self._next_index = self.size
         return [
-            EtcdServer(
-                binary=self.binary,
-                name=name,
-                client_port=ports[i],
-                peer_port=peer_ports[i],
-                initial_cluster=initial,
-                initial_cluster_state="new",
-                initial_cluster_token=token,
-                extra_args=self.extra_args,
-                auth_token=self.auth_token,
-                unsafe_no_fsync=self.unsafe_no_fsync,
-                tls=self.tls,
-                startup_timeout=self.startup_timeout,
-                heartbeat_interval=self.heartbeat_interval,
-                election_timeout=self.election_timeout,
-                keep_logs=self.keep_logs,
-            )
+            self._new_server(name, ports[i], peer_ports[i], initial, "new", advertised[i])
             for i, name in enumerate(names)
         ]
 
@@ -1028,9 +1805,16 @@ class EtcdCluster:
             try:
                 for member in members:
                     member._prepare()
+                deadline = time.monotonic() + self.startup_timeout
                 for member in members:
                     member._launch()
-                deadline = time.monotonic() + self.startup_timeout
+                    if self._proxy is None:
+                        # Each member first asks its peers (GET /members) whether it is
+                        # already part of the cluster, waiting 1 s for each peer that has
+                        # bound its port but is still bootstrapping itself.  Launched one at
+                        # a time, every peer asked is down (refused) or serving.  (With the
+                        # proxy, a member's proxy only listens once it serves.)
+                        member._wait_serving_peers(deadline)
                 for member in members:
                     member._wait_ready(deadline)
                 self.members = members
@@ -1052,11 +1836,15 @@ class EtcdCluster:
         followers are also shutting down tries to hand over leadership and waits seconds
         for that to time out, whereas a leader without followers exits at once.
         """
-        members, self.members = self.members, []
+        members = self.members
         leaders = [m for m in members if m.running and not m.paused and _quietly_leader(m)]
         followers = [m for m in members if m not in leaders]
         errors: list[BaseException] = []
         for group in (followers, leaders):
+            if group is leaders and followers:
+                # A leader that still counts a stopped follower as connected would try to
+                # hand leadership to it and wait 5 s+ for that to time out.
+                _wait_peers_inactive(leaders, timeout=2.0)
             for member in group:
                 with contextlib.suppress(OSError):
                     member._send_term()
@@ -1065,6 +1853,11 @@ class EtcdCluster:
                     member.stop()
                 except (OSError, subprocess.SubprocessError) as exc:  # keep stopping the others
                     errors.append(exc)
+        self.members = []
+        self._proxied = {}
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            proxy.close()
         if errors:
             raise errors[0]
 
@@ -1089,3 +1882,226 @@ class EtcdCluster:
         """Running members other than the current leader."""
         leader = self.leader(timeout)
         return [m for m in self.members if m is not leader and m.running]
+
+    # -- network partitions (peer_proxy=True) ----------------------------------------------------
+
+    def _require_proxy(self) -> _PeerProxy:
+        if self._proxy is None:
+            raise RuntimeError(
+                "isolate()/heal() need EtcdCluster(peer_proxy=True) and a started cluster"
+            )
+        return self._proxy
+
+    def _check_member(self, member: EtcdServer) -> None:
+        if member not in self.members:
+            raise ValueError(f"{member!r} is not a member of this cluster")
+
+    def isolate(self, member: EtcdServer) -> None:
+        """Cut all peer traffic to and from ``member``; its client port stays open.
+
+        New peer connections that involve the member are refused and live ones are reset,
+        in both directions.  Within an election timeout or so the member loses its leader
+        (a leader steps down, as etcd runs raft with CheckQuorum) and, if the rest still
+        has a quorum, the rest elects a leader among itself.  Needs ``peer_proxy=True``.
+        """
+        proxy = self._require_proxy()
+        self._check_member(member)
+        proxy.isolate(member.name)
+
+    def heal(self, member: EtcdServer | None = None) -> None:
+        """Let ``member`` (default: every isolated member) talk to its peers again.
+
+        Returns at once; the member reconnects within a few heartbeats.  On etcd 3.4 (no
+        pre-vote) an isolated member kept campaigning and raising its term, so rejoining
+        makes the current leader step down and forces one more election.
+        """
+        proxy = self._require_proxy()
+        if member is not None:
+            self._check_member(member)
+        proxy.heal(None if member is None else member.name)
+
+    @property
+    def isolated(self) -> list[EtcdServer]:
+        """Members currently cut off by :meth:`isolate`."""
+        names = self._proxy.isolated() if self._proxy is not None else set()
+        return [m for m in self.members if m.name in names]
+
+    # -- membership changes ----------------------------------------------------------------------
+
+    def _reachable(self) -> list[EtcdServer]:
+        """Running, unpaused, non-isolated members."""
+        isolated = self.isolated
+        return [m for m in self.members if m.running and not m.paused and m not in isolated]
+
+    def _via(self, deadline: float, exclude: EtcdServer | None = None) -> EtcdServer:
+        """The member to send a membership change to: the leader unless it is ``exclude``,
+        else a reachable voter (it forwards the proposal to the leader).  Learners refuse
+        membership RPCs."""
+        while True:
+            reachable = self._reachable()
+            leader = next((m for m in reachable if _quietly_leader(m)), None)
+            if leader is not None and leader is not exclude:
+                return leader
+            if leader is not None or time.monotonic() >= deadline:
+                for member in reachable:
+                    if member is not exclude and not _quietly_learner(member):
+                        return member
+            if time.monotonic() >= deadline:
+                raise RuntimeError("no running, reachable member to send the change to")
+            time.sleep(0.05)
+
+    def _settle(self, deadline: float) -> None:
+        """Wait until the leader's raft has applied the last membership change."""
+        leader = self.leader(timeout=max(0.1, deadline - time.monotonic()))
+        leader.wait_applied(timeout=max(0.1, deadline - time.monotonic()))
+
+    def _reconfigure(
+        self, path: str, body: Mapping[str, Any], deadline: float, exclude: EtcdServer | None
+    ) -> dict[str, Any]:
+        """Send a membership change, retrying while etcd refuses it as "unhealthy cluster".
+
+        With --strict-reconfig-check (etcd's default), MemberAdd, and MemberRemove of a
+        voter, are refused until the member that handles the request has been connected to
+        its voting peers for 5 s (etcd's HealthInterval), e.g. right after start() or
+        heal().  That refusal happens before anything is proposed, so retrying is safe;
+        other errors (including timeouts, after which the change may have happened) are
+        raised.
+        """
+        while True:
+            via = self._via(deadline, exclude)
+            try:
+                return via.gateway_post(path, body, timeout=max(1.0, deadline - time.monotonic()))
+            except EtcdRequestError as exc:
+                if "unhealthy cluster" not in exc.message or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.1)
+
+    def _wait_listing(self, member_id: int, name: str | None, deadline: float) -> None:
+        """Until every reachable member lists ``member_id`` under ``name`` (None: not at all)."""
+        while True:
+            pending: list[str] = []
+            for member in self._reachable():
+                try:
+                    listed = {m.id: m for m in member.member_list(timeout=2.0)}
+                except EtcdRequestError as exc:
+                    if "not supported for learner" not in exc.message:  # learners can't list
+                        pending.append(f"{member.name}: {exc}")
+                    continue
+                except (OSError, ValueError) as exc:
+                    pending.append(f"{member.name}: {exc}")
+                    continue
+                entry = listed.get(member_id)
+                if name is None and entry is not None:
+                    pending.append(f"{member.name} still lists {member_id:x}")
+                elif name is not None and (entry is None or entry.name != name):
+                    pending.append(f"{member.name} lists {entry}")
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"membership change not visible in time: {pending}")
+            time.sleep(0.05)
+
+    def add_member(self, learner: bool = False, *, timeout: float = 30.0) -> EtcdServer:
+        """Add a member (MemberAdd) and start it; returns the new, healthy member.
+
+        The new member starts with ``--initial-cluster-state existing`` and the member list
+        the MemberAdd answer gave; this returns once it is healthy, every reachable member
+        lists it under its name, and the leader's raft has applied the change (so another
+        membership change can follow at once).  ``learner=True`` adds a non-voting learner.
+        etcd refuses additions during the first 5 s after the cluster (or a heal) connected,
+        so this can wait that long; ``timeout`` bounds the whole call.  Not for clusters
+        with auth enabled (the harness sends no credentials).
+
+        A voter added to a one-member cluster makes the quorum two before it runs; a joining
+        etcd 3.5 then first waits out two 5.5 s timeouts asking its peers whether a
+        downgrade is enabled (a linearizable read the lone member cannot answer).  Add a
+        learner, or start with more members, to avoid that.
+        """
+        if not self.members:
+            raise RuntimeError("cluster not started")
+        deadline = time.monotonic() + timeout
+        name = f"{self.name_prefix}{self._next_index}"
+        self._next_index += 1
+        attempts = 3
+        for attempt in range(1, attempts + 1):
+            client_port, peer_port = _free_ports(2)
+            advertised = None
+            if self._proxy is not None:
+                advertised = self._proxy.add(name, peer_port, ready=self._serving_check(name))
+            peer_url = f"http://{LOOPBACK}:{advertised or peer_port}"
+            member_id: int | None = None
+            server: EtcdServer | None = None
+            try:
+                added = self._reconfigure(
+                    "/v3/cluster/member/add",
+                    {"peerURLs": [peer_url], "isLearner": learner},
+                    deadline,
+                    exclude=None,
+                )
+                member_id = _int((added.get("member") or {}).get("ID"))
+                listed = [MemberInfo.from_json(m) for m in added.get("members", ())]
+                if member_id == 0 or not any(m.id == member_id for m in listed):
+                    raise RuntimeError(f"unexpected MemberAdd answer: {added}")
+                self._settle(deadline)
+                initial = ",".join(
+                    f"{name if m.id == member_id else (m.name or f'unstarted-{m.id:x}')}={url}"
+                    for m in listed
+                    for url in m.peer_urls
+                )
+                server = self._new_server(
+                    name, client_port, peer_port, initial, "existing", advertised
+                )
+                server.start()
+                self.members.append(server)
+                self._wait_listing(member_id, name, deadline)
+                self._settle(deadline)
+                return server
+            except BaseException as exc:
+                if server is not None:
+                    if server in self.members:
+                        self.members.remove(server)
+                    server.stop()
+                if member_id:  # roll back, so the cluster's quorum does not count it
+                    with contextlib.suppress(Exception):
+                        rollback = time.monotonic() + 10.0
+                        self._reconfigure(
+                            "/v3/cluster/member/remove", {"ID": str(member_id)}, rollback, None
+                        )
+                        self._settle(rollback)
+                if self._proxy is not None:
+                    self._proxy.remove(name)
+                self._proxied.pop(name, None)
+                if isinstance(exc, EtcdStartError) and exc.address_in_use and attempt < attempts:
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def remove_member(self, member: EtcdServer, *, timeout: float = 30.0) -> None:
+        """Remove ``member`` (MemberRemove through another member), then stop its process.
+
+        Returns once no reachable member lists it any more and the leader's raft has
+        applied the change.  Removing the leader works too: the rest elects a new one.
+        """
+        self._check_member(member)
+        if len(self.members) < 2:
+            raise RuntimeError("cannot remove the last member; stop() the cluster instead")
+        deadline = time.monotonic() + timeout
+        via = self._via(deadline, exclude=member)
+        url = member.advertise_peer_url
+        entry = next((m for m in via.member_list() if url in m.peer_urls), None)
+        if entry is None:
+            raise ValueError(f"{member.name} ({url}) is not in {via.name}'s member list")
+        self._reconfigure(
+            "/v3/cluster/member/remove", {"ID": str(entry.id)}, deadline, exclude=member
+        )
+        # No longer a member, and its data is discarded: no need for a graceful stop (a
+        # removed etcd 3.5 takes a second to exit on SIGTERM).
+        if member.running:
+            member.kill(signal.SIGKILL)
+        member.stop()
+        self.members.remove(member)
+        if self._proxy is not None:
+            self._proxy.remove(member.name)
+        self._proxied.pop(member.name, None)
+        self._wait_listing(entry.id, None, deadline)
+        self._settle(deadline)

@@ -78,7 +78,6 @@ class AsyncConnection:
         self.prober = AsyncProber(
             self.pool,
             self.balancer,
-            self.tokens,
             self.events,
             status_probe(
                 config.health_check_interval,

@@ -19,7 +19,6 @@ from .balancer import Balancer, EndpointState, ProbeResult
 from .events import Events
 from .health import ProbeSpec, apply_probe, probe_result
 from .pool import ChannelPool, Lane
-from .tokens import AsyncTokenSource
 
 
 class AsyncProber:
@@ -27,7 +26,6 @@ class AsyncProber:
         self,
         pool: ChannelPool[aio.Channel],
         balancer: Balancer,
-        tokens: AsyncTokenSource,
         events: Events,
         probe: ProbeSpec,
         *,
@@ -36,7 +34,6 @@ class AsyncProber:
     ) -> None:
         self._pool = pool
         self._balancer = balancer
-        self._tokens = tokens
         self._events = events
         self._probe = probe
         self._sync = sync_endpoints
@@ -96,13 +93,12 @@ class AsyncProber:
     ) -> tuple[EndpointState, int, ProbeResult | None]:
         probe = self._probe
         sent = time.monotonic()
-        metadata = self._tokens.metadata
         try:
             status = self._pool.callable(state, Lane.SAFE, probe.status)
             read = self._pool.callable(state, Lane.SAFE, probe.read)
             outcomes = await asyncio.gather(
-                _outcome(status(probe.status_request, timeout=probe.timeout, metadata=metadata)),
-                _outcome(read(probe.read_request, timeout=probe.timeout, metadata=metadata)),
+                _outcome(status(probe.status_request, timeout=probe.timeout)),
+                _outcome(read(probe.read_request, timeout=probe.timeout)),
             )
         except (ValueError, aio.UsageError):
             return state, generation, None  # the channel was closed under the probe

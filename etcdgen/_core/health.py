@@ -31,7 +31,6 @@ from .errors import status_of
 from .events import Events
 from .pool import ChannelPool, Lane
 from .spec import MethodSpec
-from .tokens import TokenSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +55,11 @@ class ProbeSpec:
     while), but cannot complete a linearizable read. A server-side refusal of
     the read (permission denied, "not supported for learner") still proves
     the member answers, as `etcdctl endpoint health` also counts it.
+
+    Probes carry no auth token: Status needs none, and a tokenless read is
+    refused only after the consensus step it is meant to test ("user name is
+    empty"). So probes neither depend on auth nor keep a simple token alive
+    (its TTL slides with every use) - token expiry and refresh stay visible.
     """
 
     status: MethodSpec[Any, Any]
@@ -157,7 +161,6 @@ class Prober:
         self,
         pool: ChannelPool[grpc.Channel],
         balancer: Balancer,
-        tokens: TokenSource,
         events: Events,
         probe: ProbeSpec,
         *,
@@ -166,7 +169,6 @@ class Prober:
     ) -> None:
         self._pool = pool
         self._balancer = balancer
-        self._tokens = tokens
         self._events = events
         self._probe = probe
         self._sync = sync_endpoints
@@ -205,7 +207,6 @@ class Prober:
     def round(self) -> None:
         """Probe every endpoint once, all at the same time."""
         probe = self._probe
-        metadata = self._tokens.metadata
         pending = []
         for state in self._balancer.states:
             if self._pool.closed:
@@ -213,7 +214,7 @@ class Prober:
             generation = state.generation
             status = self._pool.callable(state, Lane.SAFE, probe.status)
             read = self._pool.callable(state, Lane.SAFE, probe.read)
-            options = {"timeout": probe.timeout, "metadata": metadata}
+            options = {"timeout": probe.timeout}
             futures = (
                 status.future(probe.status_request, **options),
                 read.future(probe.read_request, **options),

@@ -79,7 +79,6 @@ class Connection:
         self.prober = Prober(
             self.pool,
             self.balancer,
-            self.tokens,
             self.events,
             status_probe(
                 config.health_check_interval,
