@@ -6,12 +6,19 @@ with etcdgen.Client("127.0.0.1:2379") as client:
     print(client.rpc.kv.range(key="greeting").kvs[0].value)
 """
 
+# ruff: noqa: E402  (the imports below must follow prepare_environment)
+# Before anything imports grpc: gRPC reads its fork-support switch once, at import.
+from ._core import fork as _fork  # isort: skip
+
+_fork.prepare_environment()
+
 from ._core.balancer import EndpointHealth
 from ._core.endpoints import InvalidEndpointError
 from ._core.errors import (
     ClientClosedError,
     ConnectionFailedError,
     EtcdError,
+    ForkedProcessError,
     UnavailableError,
     UnsupportedClusterError,
     WrongEventLoopError,
@@ -51,6 +58,7 @@ __all__ = [
     "EtcdError",
     "Event",
     "EventHook",
+    "ForkedProcessError",
     "InvalidEndpointError",
     "MethodPolicy",
     "MethodSpec",

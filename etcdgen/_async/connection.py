@@ -20,17 +20,13 @@ import os
 from grpc import aio
 
 from .._cluster import endpoints_from_members, status_probe
-
-try:  # TEMP until fork.py lands
-    from .._core import fork
-except ImportError:  # pragma: no cover
-    fork = None  # type: ignore[assignment]
+from .._core import fork
 from .._core.aio_health import AsyncProber
 from .._core.aio_invoker import AsyncGrpcInvoker
 from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
 from .._core.endpoints import Endpoint
-from .._core.errors import ClientClosedError, WrongEventLoopError
+from .._core.errors import ClientClosedError, ForkedProcessError, WrongEventLoopError
 from .._core.events import Events
 from .._core.flow import Decisions
 from .._core.pool import ChannelPool
@@ -49,7 +45,9 @@ class AsyncConnection:
         #: The gate: the loop this client is bound to while started.
         self.loop: asyncio.AbstractEventLoop | None = None
         self._bound: asyncio.AbstractEventLoop | None = None
-        self._pid = os.getpid()
+        self._pid = self._parent_pid = os.getpid()
+        #: Made in a parent process while it had channels open (see _after_fork_in_child).
+        self._inherited = False
         self._closing: set[asyncio.Task[None]] = set()
         self.events = Events(config.event_hook)
         self.balancer = Balancer(config.endpoints, self.events)
@@ -87,8 +85,7 @@ class AsyncConnection:
             sync_endpoints=self._sync_for_prober if config.auto_sync_interval else None,
             sync_interval=config.auto_sync_interval,
         )
-        if fork is not None:
-            fork.track(self)
+        fork.track(self)
 
     def _make_channel(self, endpoint: Endpoint) -> aio.Channel:
         options = self.config.channel_options
@@ -122,6 +119,15 @@ class AsyncConnection:
             raise ClientClosedError("the client is closed; create a new one")
         if os.getpid() != self._pid:
             self._after_fork_in_child()
+        if self._inherited or not fork.aio_usable():
+            raise ForkedProcessError(
+                fork.INHERITED_MESSAGE.format(
+                    kind="AsyncClient", parent_pid=self._parent_pid, pid=os.getpid()
+                )
+                + " (grpc.aio cannot run in a child forked while the parent had open "
+                "asyncio channels: fork before using asyncio clients, close them before "
+                "forking, or use the 'spawn' start method)"
+            )
         loop = asyncio.get_running_loop()
         if self._bound is not None and self._bound is not loop:
             if not self._bound.is_closed():
@@ -138,9 +144,18 @@ class AsyncConnection:
         self.loop = loop
 
     def _after_fork_in_child(self) -> None:
-        self._pid = os.getpid()
+        """Runs in a forked child (fork.track). grpc.aio does not survive a fork: its
+        completion queue and poller are process-wide, so with channels of the parent
+        alive, new ones time out or crash. An AsyncClient that had channels open is
+        unusable in the child (a clear error on use); one that had none starts afresh.
+        """
+        self._parent_pid, self._pid = self._pid, os.getpid()
         self.loop = self._bound = None
-        self.pool.abandon()
+        inherited = self.pool.abandon()
+        if inherited:
+            fork.abandon(*inherited)
+            fork.mark_aio_unusable()
+            self._inherited = True
         self.prober.forget_task()
         self.tokens.forget()
 

@@ -79,3 +79,7 @@ class UnsupportedClusterError(EtcdError):
 
 class WrongEventLoopError(EtcdError, RuntimeError):
     """An `AsyncClient` was used from an event loop other than the one it is bound to."""
+
+
+class ForkedProcessError(EtcdError, RuntimeError):
+    """A client inherited through `os.fork()` cannot be used here; make a new one in the child."""

@@ -115,11 +115,19 @@ class ChannelPool(Generic[ChannelT]):
         for slot in slots:
             self._close_channel(slot.channel)
 
-    def abandon(self) -> None:
-        """Forget every channel without closing it (after fork: they belong to the parent)."""
-        with self._lock:
-            for lane in self._lanes.values():
-                lane.clear()
+    def abandon(self) -> list[ChannelT]:
+        """Forget every channel without closing it; returns them.
+
+        For a forked child (they belong to the parent's gRPC: the caller keeps
+        them referenced, see `fork.abandon`) and for a dead event loop. Takes a
+        new lock rather than the old one, which a thread that does not exist in
+        the child may have held at the fork.
+        """
+        self._lock = threading.Lock()
+        channels = [slot.channel for lane in self._lanes.values() for slot in lane.values()]
+        for lane in self._lanes.values():
+            lane.clear()
+        return channels
 
     def _open(self, state: EndpointState, lane: Lane) -> _Slot[ChannelT]:
         stale: _Slot[ChannelT] | None = None

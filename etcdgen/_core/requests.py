@@ -103,7 +103,7 @@ def _as_bytes(name: str, value: object) -> object:
     raise TypeError(f"{name} must be bytes or str, got {type(value).__name__}")
 
 
-def _repeated(field: FieldDescriptor) -> bool:
+def _repeated(field: object) -> bool:
     # protobuf 7 has `is_repeated`; older releases only `label`.
     flag = getattr(field, "is_repeated", None)
     if flag is not None:

@@ -52,6 +52,13 @@ class TokenSource:
         with self._lock:
             self.token = self.metadata = None
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (the parent's may be held by a vanished thread).
+
+        The token stays: it is the server's, valid in any process.
+        """
+        self._lock = threading.Lock()
+
     def _set(self, token: str) -> None:
         self.fetches += 1
         self.token = token

@@ -21,11 +21,7 @@ import threading
 import grpc
 
 from .._cluster import endpoints_from_members, status_probe
-
-try:  # TEMP until fork.py lands
-    from .._core import fork
-except ImportError:  # pragma: no cover
-    fork = None  # type: ignore[assignment]
+from .._core import fork
 from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
 from .._core.endpoints import Endpoint
@@ -88,8 +84,7 @@ class Connection:
             sync_endpoints=self.sync_endpoints if config.auto_sync_interval else None,
             sync_interval=config.auto_sync_interval,
         )
-        if fork is not None:
-            fork.track(self)
+        fork.track(self)
 
     def _make_channel(self, endpoint: Endpoint) -> grpc.Channel:
         options = self.config.channel_options
@@ -112,13 +107,19 @@ class Connection:
             self.active = True
 
     def _after_fork_in_child(self) -> None:
-        # The parent's channels and threads are not ours to close or join: drop them.
+        """Runs in a forked child (fork.track): make the next call start afresh.
+
+        The parent's channels are kept referenced but never used, closed or
+        freed (fork.abandon: freeing one closes it, which could hang in the
+        child); the prober thread did not survive the fork; locks a vanished
+        thread may hold are replaced. The next call makes new channels.
+        """
         self._pid = os.getpid()
         self.active = False
         self._lock = threading.Lock()
-        self.pool.abandon()
+        fork.abandon(*self.pool.abandon())
         self.prober.forget_thread()
-        self.tokens.forget()
+        self.tokens.after_fork()
 
     # -- auth -------------------------------------------------------------------------------
 

@@ -1,0 +1,62 @@
+"""An AsyncClient with open channels, inherited by os.fork(): a clear error, never a crash.
+
+grpc.aio cannot run in a child forked while the parent's asyncio channels are open
+(see etcdgen/_core/fork.py), so the inherited client refuses to start, saying what
+to do, before it touches gRPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+import etcdgen
+from etcdgen.testing import EtcdServer
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
+
+
+def test_inherited_open_async_client_raises_forked_process_error(etcd: EtcdServer) -> None:
+    if not etcd.version.startswith("3.5"):
+        pytest.skip("client-side behaviour; covered with 3.5")
+    client = etcdgen.AsyncClient(etcd.endpoint)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(client.put("fork/async", "v"))
+        for _ in range(5):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child
+                code = 1
+                try:
+                    asyncio.run(client.get("fork/async"))
+                except etcdgen.ForkedProcessError as error:
+                    os.write(write_end, str(error).encode())
+                    code = 0
+                except BaseException as error:
+                    os.write(write_end, repr(error).encode())
+                os._exit(code)
+            os.close(write_end)
+            deadline = time.monotonic() + 20
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    pytest.fail("the child hung")
+                time.sleep(0.01)
+            message = os.read(read_end, 4096).decode()
+            os.close(read_end)
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, message)
+            assert "create a new AsyncClient in the child" in message
+        # The parent's client goes on.
+        assert loop.run_until_complete(client.get("fork/async")).count == 1
+    finally:
+        loop.run_until_complete(client.close())
+        loop.close()
