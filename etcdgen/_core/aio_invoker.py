@@ -15,19 +15,17 @@ from typing import Any, Protocol
 import grpc
 from grpc import aio
 
-from .balancer import Balancer, EndpointState, Health
+from .balancer import EndpointState, Health
 from .errors import EtcdError
-from .events import Events
-from .flow import CHANNEL_CLOSED, CallContext, Decisions, Failure, Refresh, Send, Wait
+from .flow import CHANNEL_CLOSED, CallContext, Failure, Refresh, Send, Wait
 from .invoker import (
-    REQUIRE_LEADER,
+    Driver,
     check_size,
     closed_channel,
     evicted_stream_error,
     learner_ok,
-    stream_error,
 )
-from .pool import ChannelPool, Lane
+from .pool import Lane
 from .spec import AsyncResponseStream, MethodSpec, RequestT, ResponseT, Retry
 from .timeout import Timeout, resolve_timeout
 from .tokens import AsyncTokenSource, Metadata
@@ -77,29 +75,8 @@ class AsyncGate(Protocol):
         """Bind to the running loop and start background work, or raise."""
 
 
-class AsyncGrpcInvoker:
+class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
     """`AsyncInvoker` over the channel pool (see `invoker.GrpcInvoker`)."""
-
-    def __init__(
-        self,
-        gate: AsyncGate,
-        pool: ChannelPool[aio.Channel],
-        decisions: Decisions,
-        tokens: AsyncTokenSource,
-        events: Events,
-        *,
-        oversize_error: Any = EtcdError,
-        require_leader: bool = True,
-    ) -> None:
-        self._gate = gate
-        self._pool = pool
-        self._decisions = decisions
-        self._balancer: Balancer = decisions.balancer
-        self._settings = decisions.settings
-        self._tokens = tokens
-        self._events = events
-        self._oversize_error = oversize_error
-        self._stream_metadata = REQUIRE_LEADER if require_leader else ()
 
     async def unary_unary(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
@@ -230,11 +207,6 @@ class AsyncGrpcInvoker:
         return AsyncMappedStream(
             self, spec, lambda call, md: call(requests, timeout=seconds, metadata=md)
         )
-
-    def stream_error(
-        self, state: EndpointState, generation: int, error: grpc.RpcError
-    ) -> EtcdError:
-        return stream_error(self._balancer, self._decisions, state, generation, error)
 
     def evicted_stream_error(self, state: EndpointState) -> EtcdError:
         return evicted_stream_error(state)

@@ -56,8 +56,6 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Final, Protocol
 
 __all__ = [
@@ -89,7 +87,7 @@ DRAIN_TIMEOUT: Final = 2.0
 """Seconds a fork waits for guarded calls to finish before it goes ahead anyway."""
 
 _LOG = logging.getLogger("etcdgen")
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_TRUE: Final = frozenset({"1", "true", "yes"})  # what grpcio accepts, in any of its cases
 
 
 class _ForkAware(Protocol):
@@ -113,10 +111,11 @@ def prepare_environment() -> None:
     Uses ``os.environ.setdefault``, so a value the user exported (``0`` included) wins.  It
     must run before ``grpc`` is imported for the first time: grpcio reads the variable once,
     when its extension module loads.  If ``grpc`` was already imported (the application or
-    another gRPC library imported it before etcdgen), this process keeps gRPC's fork
-    handlers off whatever the variable says (child processes that start a new interpreter
-    do see it); etcdgen then relies on its own hooks only, and
-    :func:`grpc_fork_support_enabled` returns False.  ``GRPC_POLL_STRATEGY`` is left alone.
+    another gRPC library imported it before etcdgen), setting it changes nothing in this
+    process (measured: the same outcomes as never setting it), gRPC keeps the value it saw
+    at its import, and only processes that start a new interpreter see the new value.  With
+    the handlers off, etcdgen relies on its own hooks only; :func:`grpc_fork_support_enabled`
+    tells which case applies.  ``GRPC_POLL_STRATEGY`` is left alone (it made no difference).
     """
     os.environ.setdefault(FORK_SUPPORT_VARIABLE, "1")
 
@@ -221,8 +220,7 @@ _gate_hooks_registered = False
 _gate_hooks_lock = threading.Lock()
 
 
-@contextmanager
-def guard() -> Iterator[None]:
+def guard() -> _Guard:
     """Hold ``os.fork()`` back while the block runs (wrap each blocking unary call).
 
     gRPC's fork support pauses gRPC's own threads before a fork, but not the application's:
@@ -237,24 +235,38 @@ def guard() -> Iterator[None]:
     """
     if not _gate_hooks_registered:
         _register_gate_hooks()
-    gate = _gate
-    depth: int = getattr(gate.local, "depth", 0)
-    if depth == 0:
-        with gate.condition:
-            while gate.forking:
-                gate.condition.wait()
-            gate.active += 1
-    gate.local.depth = depth + 1
-    try:
-        yield
-    finally:
+    return _GUARD
+
+
+class _Guard:
+    """The context manager :func:`guard` returns (one, stateless: state is per thread)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        gate = _gate
+        local = gate.local
+        depth: int = getattr(local, "depth", 0)
+        if depth == 0:
+            with gate.condition:
+                while gate.forking:
+                    gate.condition.wait()
+                gate.active += 1
+        local.depth = depth + 1
+
+    def __exit__(self, *exc_info: object) -> None:
         gate = _gate  # a new one if this thread forked inside the block (then in the child)
-        gate.local.depth = depth
+        local = gate.local
+        depth: int = local.depth - 1
+        local.depth = depth
         if depth == 0:
             with gate.condition:
                 gate.active -= 1
                 if gate.active == 0 or gate.forking:
                     gate.condition.notify_all()
+
+
+_GUARD = _Guard()
 
 
 def _register_gate_hooks() -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -95,15 +95,20 @@ def closed_channel(error: BaseException) -> bool:
     return "closed channel" in str(error).lower() or "channel is closed" in str(error).lower()
 
 
-class GrpcInvoker:
-    """`Invoker` over the channel pool (see the module docstring)."""
+GateT = TypeVar("GateT")
+ChannelT = TypeVar("ChannelT")
+TokensT = TypeVar("TokensT")
+
+
+class Driver(Generic[GateT, ChannelT, TokensT]):
+    """The parts a driver (sync or asyncio) is made of; the calls are the subclass's."""
 
     def __init__(
         self,
-        gate: Gate,
-        pool: ChannelPool[grpc.Channel],
+        gate: GateT,
+        pool: ChannelPool[ChannelT],
         decisions: Decisions,
-        tokens: TokenSource,
+        tokens: TokensT,
         events: Events,
         *,
         oversize_error: Any = EtcdError,
@@ -118,6 +123,15 @@ class GrpcInvoker:
         self._events = events
         self._oversize_error = oversize_error
         self._stream_metadata = REQUIRE_LEADER if require_leader else ()
+
+    def stream_error(
+        self, state: EndpointState, generation: int, error: grpc.RpcError
+    ) -> EtcdError:
+        return stream_error(self._balancer, self._decisions, state, generation, error)
+
+
+class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
+    """`Invoker` over the channel pool (see the module docstring)."""
 
     def unary_unary(
         self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
@@ -237,11 +251,6 @@ class GrpcInvoker:
         seconds = resolve_timeout(timeout, self._settings.stream_timeout)
         state, call, metadata = self._open_stream(spec)
         return MappedStream(call(iter(requests), timeout=seconds, metadata=metadata), self, state)
-
-    def stream_error(
-        self, state: EndpointState, generation: int, error: grpc.RpcError
-    ) -> EtcdError:
-        return stream_error(self._balancer, self._decisions, state, generation, error)
 
 
 def stream_error(
