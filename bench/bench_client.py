@@ -267,8 +267,9 @@ def summary(comparisons: Sequence[Comparison]) -> None:
         "ratio: per round ours / mean(raw before, raw after), median over rounds [min-max];\n"
         "       sync: time per call (lower is better), async: throughput (higher is better).\n"
         "CPU:   this process's CPU per call (time.process_time), median over blocks;\n"
-        f"       CPU ratio is the median paired ours / raw (target <= {CPU_TARGET:.2f}); it includes\n"
-        "       etcdgen's health prober thread (two small probes per second per endpoint)."
+        f"       CPU ratio is the median paired ours / raw (target <= {CPU_TARGET:.2f});\n"
+        "       it includes etcdgen's health prober thread (two small probes per second\n"
+        "       per endpoint)."
     )
 
 
