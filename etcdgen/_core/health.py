@@ -26,6 +26,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from . import fork
 from .balancer import Balancer, EndpointState, ProbeResult
 from .errors import status_of
 from .events import Events
@@ -205,27 +206,46 @@ class Prober:
             self._stop.wait(max(probe.interval - (time.monotonic() - started), 0.05))
 
     def round(self) -> None:
-        """Probe every endpoint once, all at the same time."""
+        """Probe every endpoint once, all at the same time.
+
+        The calls run inside `fork.guard()`: a fork made while this thread is in
+        a gRPC call could leave the child deadlocked in gRPC's fork handler, so
+        a fork waits (at most one probe timeout) for the round to end.
+        """
         probe = self._probe
-        pending = []
+        calls = []
         for state in self._balancer.states:
             if self._pool.closed:
                 return
-            generation = state.generation
             status = self._pool.callable(state, Lane.SAFE, probe.status)
             read = self._pool.callable(state, Lane.SAFE, probe.read)
-            options = {"timeout": probe.timeout}
-            futures = (
-                status.future(probe.status_request, **options),
-                read.future(probe.read_request, **options),
-            )
-            pending.append((state, generation, time.monotonic(), futures))
-        for state, generation, sent, (status_future, read_future) in pending:
-            outcomes = [_outcome(status_future), _outcome(read_future)]
-            if any(outcome is _GONE for outcome in outcomes):
-                continue  # the channel was closed under the probe
-            (status, status_error), (_, read_error) = outcomes
-            result = probe_result(probe, status, status_error, read_error, time.monotonic() - sent)
+            calls.append((state, state.generation, status, read))
+        results = []
+        with fork.guard():
+            pending = [
+                (
+                    state,
+                    generation,
+                    time.monotonic(),
+                    status.future(probe.status_request, timeout=probe.timeout),
+                    read.future(probe.read_request, timeout=probe.timeout),
+                )
+                for state, generation, status, read in calls
+            ]
+            for state, generation, sent, status_future, read_future in pending:
+                outcomes = [_outcome(status_future), _outcome(read_future)]
+                if any(outcome is _GONE for outcome in outcomes):
+                    continue  # the channel was closed under the probe
+                (reply, status_error), (_, read_error) = outcomes
+                latency = time.monotonic() - sent
+                results.append(
+                    (
+                        state,
+                        generation,
+                        probe_result(probe, reply, status_error, read_error, latency),
+                    )
+                )
+        for state, generation, result in results:
             if apply_probe(self._balancer, self._events, state, generation, result):
                 self._pool.evict(state)
             elif not result.answered and not result.timed_out:
@@ -237,7 +257,8 @@ class Prober:
     def _sync_quietly(self) -> None:
         try:
             assert self._sync is not None
-            self._sync()
+            with fork.guard():
+                self._sync()
         except Exception as error:  # the next round tries again
             self._events.emit("endpoints", "", f"member sync failed: {error}")
 
