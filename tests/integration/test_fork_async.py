@@ -20,6 +20,13 @@ from etcdgen.testing import EtcdServer
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
 
 
+def grpc_older_than_1_85() -> bool:
+    import grpc
+
+    major, minor = (int(part) for part in grpc.__version__.split(".")[:2])
+    return (major, minor) < (1, 85)
+
+
 def test_inherited_open_async_client_raises_forked_process_error(etcd: EtcdServer) -> None:
     if not etcd.version.startswith("3.5"):
         pytest.skip("client-side behaviour; covered with 3.5")
@@ -53,7 +60,12 @@ def test_inherited_open_async_client_raises_forked_process_error(etcd: EtcdServe
                 time.sleep(0.01)
             message = os.read(read_end, 4096).decode()
             os.close(read_end)
-            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, message)
+            assert os.WIFEXITED(status), (status, message)
+            if os.WEXITSTATUS(status) == os.EX_USAGE and grpc_older_than_1_85():
+                # Older gRPC's fork support itself ends a child of a process that
+                # used grpc.aio, before any code of ours runs (seen with 1.49.1).
+                continue
+            assert os.WEXITSTATUS(status) == 0, (status, message)
             assert "create a new AsyncClient in the child" in message
         # The parent's client goes on.
         assert loop.run_until_complete(client.get("fork/async")).count == 1
