@@ -28,6 +28,7 @@ from .balancer import Balancer, EndpointState, Health
 from .errors import EtcdError, UnavailableError, status_of
 from .events import Events
 from .flow import CHANNEL_CLOSED, CallContext, Decisions, Failure, Refresh, Send, Wait
+from .fork import enter_call, leave_call
 from .pool import ChannelPool, Lane
 from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT, Retry
 from .timeout import Timeout, resolve_timeout
@@ -159,10 +160,12 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
         if self._events.hook is not None:
             self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
         failure: Failure
+        fork_gate = None
         try:
-            response: ResponseT = self._pool.callable(state, lane, spec)(
-                request, timeout=attempt_timeout, metadata=metadata
-            )
+            call = self._pool.callable(state, lane, spec)
+            # A fork waits for calls in flight (see fork.py: else the child can hang).
+            fork_gate = enter_call()
+            response: ResponseT = call(request, timeout=attempt_timeout, metadata=metadata)
         except grpc.RpcError as error:
             failure = error
         except ValueError as error:
@@ -173,6 +176,9 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
             if state.health is not _HEALTHY or not state.connected:
                 balancer.call_succeeded(state)
             return response
+        finally:
+            if fork_gate is not None:
+                leave_call(fork_gate)
         ctx = CallContext(spec, started, deadline, seconds, learner)  # type: ignore[arg-type]
         first = Send(state, generation, attempt_timeout)
         return self._recover(ctx, first, failure, request, lane, tokens.token)  # type: ignore[no-any-return]
@@ -199,10 +205,11 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
                     self._events.emit(
                         "attempt", step.state.endpoint.text, spec.name, step.state.health.value
                     )
+                fork_gate = None
                 try:
-                    response = self._pool.callable(step.state, lane, spec)(
-                        request, timeout=step.timeout, metadata=metadata
-                    )
+                    call = self._pool.callable(step.state, lane, spec)
+                    fork_gate = enter_call()
+                    response = call(request, timeout=step.timeout, metadata=metadata)
                 except grpc.RpcError as error:
                     self._events.emit("retry", step.state.endpoint.text, str(status_of(error)))
                     step = flow.send(error)
@@ -212,6 +219,9 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
                         raise
                     step = flow.send(CHANNEL_CLOSED)
                     continue
+                finally:
+                    if fork_gate is not None:
+                        leave_call(fork_gate)
                 self._balancer.call_succeeded(step.state)
                 return response
             if isinstance(step, Wait):
