@@ -17,7 +17,7 @@ from grpc import aio
 from .aio_invoker import cancelled_by_eviction
 from .balancer import Balancer, EndpointState, ProbeResult
 from .events import Events
-from .health import ProbeSpec, apply_probe, probe_result
+from .health import REMAKE_REFUSED, ProbeSpec, apply_probe, probe_result
 from .pool import ChannelPool, Lane
 
 
@@ -84,8 +84,8 @@ class AsyncProber:
                 continue
             if apply_probe(self._balancer, self._events, state, generation, result):
                 self._pool.evict(state)
-            elif not result.answered and not result.timed_out:
-                self._balancer.evicted(state)
+            elif REMAKE_REFUSED and not result.answered and not result.timed_out:
+                self._balancer.evicted(state)  # see health.Prober.round
                 self._pool.evict(state)
 
     async def _probe_one(

@@ -248,11 +248,12 @@ class Prober:
         for state, generation, result in results:
             if apply_probe(self._balancer, self._events, state, generation, result):
                 self._pool.evict(state)
-            elif not result.answered and not result.timed_out:
-                # Refused: re-make the channel so the next probe dials afresh
-                # instead of waiting out gRPC's reconnect backoff.
+            elif REMAKE_REFUSED and not result.answered and not result.timed_out:
+                # grpcio < 1.80 waits ~15 s to reconnect to a restarted member unless
+                # something watches the channel: re-make it so the next probe dials
+                # afresh. Its close can block for seconds there, so it runs aside.
                 self._balancer.evicted(state)
-                self._pool.evict(state)
+                self._pool.evict(state, aside=True)
 
     def _sync_quietly(self) -> None:
         try:
@@ -264,6 +265,18 @@ class Prober:
 
 
 _GONE = object()
+
+
+def _grpc_older_than(major: int, minor: int) -> bool:
+    try:
+        found = tuple(int(part) for part in grpc.__version__.split(".")[:2])
+    except ValueError:
+        return False
+    return found < (major, minor)
+
+
+#: Whether refused endpoints get a new channel each probe round (see Prober.round).
+REMAKE_REFUSED = _grpc_older_than(1, 80)
 
 
 def _outcome(future: Any) -> Any:

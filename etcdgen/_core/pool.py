@@ -86,15 +86,20 @@ class ChannelPool(Generic[ChannelT]):
             slot = self._open(state, lane)
         return slot.channel
 
-    def evict(self, state: EndpointState) -> None:
+    def evict(self, state: EndpointState, *, aside: bool = False) -> None:
         """Close `state`'s SAFE channel (its calls end now); the next use makes a new one.
 
         The caller bumps `state.generation` first (Balancer.evicted), so that the
-        calls ended here are known to be ours.
+        calls ended here are known to be ours. `aside`: close it on a short-lived
+        daemon thread, for closes that may block (old grpcio, a dead endpoint).
         """
         with self._lock:
             slot = self._lanes[Lane.SAFE].pop(state, None)
-        if slot is not None:
+        if slot is None:
+            return
+        if aside:
+            threading.Thread(target=self._close_channel, args=(slot.channel,), daemon=True).start()
+        else:
             self._close_channel(slot.channel)
 
     def drop(self, state: EndpointState) -> None:
