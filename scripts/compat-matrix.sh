@@ -32,8 +32,15 @@ run_suite() {
     # process has used grpc.aio, gRPC's fork support ends every forked child with
     # EX_USAGE (64), whatever the client does - the earlier asyncio tests would
     # decide the outcome. README "Processes, threads and event loops" says so.
-    "$venv/bin/python" -m pytest tests/integration/test_fork.py \
-        tests/integration/test_fork_async.py -q -p no:cacheprovider
+    # Fork safety is claimed (and tested) from grpcio 1.85 on: with 1.49, gRPC's own
+    # fork handlers end about 1 child in 130 with exit code 64 and rarely deadlock
+    # the parent inside os.fork() (measured; see etcdgen/_core/fork.py).
+    if "$venv/bin/python" -c 'import grpc, sys; v = tuple(int(p) for p in grpc.__version__.split(".")[:2]); sys.exit(v < (1, 85))'; then
+        "$venv/bin/python" -m pytest tests/integration/test_fork.py \
+            tests/integration/test_fork_async.py -q -p no:cacheprovider
+    else
+        echo "(fork tests skipped: grpcio below 1.85, see README 'Processes, threads and event loops')"
+    fi
 }
 
 run_suite lowest "protobuf==$LOW_PROTOBUF" "grpcio==$LOW_GRPCIO"
