@@ -37,7 +37,8 @@ So this module offers:
 * :func:`track`: call ``owner._after_fork_in_child()`` in each child (a hook registered at
   import), :func:`fork_generation` / :func:`current_pid` to detect inheritance cheaply;
 * :func:`abandon`: keep inherited gRPC objects alive, so no destructor ever closes them;
-* :func:`guard`: hold a fork back while a blocking unary call is in flight;
+* :func:`guard` (or :func:`enter_call` / :func:`leave_call` on the hot path): hold a fork
+  back while a blocking unary call is in flight;
 * :func:`mark_aio_unusable` / :func:`aio_usable`: remember that grpc.aio was inherited;
 * :func:`grpc_fork_support_enabled`: whether gRPC's own fork handlers are on.
 
@@ -65,9 +66,11 @@ __all__ = [
     "abandon",
     "aio_usable",
     "current_pid",
+    "enter_call",
     "fork_generation",
     "grpc_fork_support_enabled",
     "guard",
+    "leave_call",
     "mark_aio_unusable",
     "prepare_environment",
     "track",
