@@ -69,7 +69,7 @@ def endpoints_from_members(
                 endpoint = parse_endpoint(url)
             except InvalidEndpointError:
                 continue
-            if endpoint.tls == tls or (endpoint.unix and not tls):
+            if endpoint.tls == tls:
                 chosen = endpoint
                 break
         if chosen is None:

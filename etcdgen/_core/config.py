@@ -149,13 +149,14 @@ def make_config(
     if wants_tls or ca is not None or cert is not None or server_name is not None:
         tls = TLSConfig(_pem(ca, "CA"), _pem(cert, "certificate"), _pem(key, "key"), server_name)
     connect = validate.seconds("connect_timeout", connect_timeout)
-    assert connect is not None
+    keepalive_wait = validate.seconds("keepalive_timeout", keepalive_timeout)
+    assert connect is not None and keepalive_wait is not None
     return ClientConfig(
         endpoints=parsed,
         timeout=validate.seconds("timeout", timeout, allow_none=True),
         connect_timeout=connect,
         keepalive_time=keepalive,
-        keepalive_timeout=validate.seconds("keepalive_timeout", keepalive_timeout) or 10.0,
+        keepalive_timeout=keepalive_wait,
         max_send_bytes=send_limit,
         max_recv_bytes=recv_limit,
         tls=tls,

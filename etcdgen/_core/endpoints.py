@@ -57,13 +57,6 @@ class Endpoint:
             return f"ipv4:{self.host}:{self.port}"
         return f"dns:///{self.host}:{self.port}"
 
-    @property
-    def authority(self) -> str:
-        """`host:port` as a TLS server name check and logs see it."""
-        if self.unix:
-            return "localhost"
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
     def __str__(self) -> str:
         return self.text
 
