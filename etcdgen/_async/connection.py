@@ -15,6 +15,7 @@ Differences that matter (see `etcdgen/_sync/connection.py` for the rest):
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 
 from grpc import aio
@@ -36,6 +37,8 @@ from .._tokens import is_token_error
 from ..generated.aio import AsyncRpcClients
 from ..generated.aio.auth import AsyncAuthClient
 from ..generated.errors import RequestTooLargeError, error_from_rpc
+
+_LOG = logging.getLogger("etcdgen")
 
 
 class AsyncConnection:
@@ -142,6 +145,22 @@ class AsyncConnection:
         self._bound = loop
         self.prober.start(loop)
         self.loop = loop
+
+    def _before_fork(self) -> None:
+        """Runs in the parent before os.fork() (fork.track): warn, change nothing.
+
+        With grpc.aio channels open, gRPC's own child handler sometimes crashes the child
+        before any Python code runs there (see etcdgen/_core/fork.py); only closing the
+        client first avoids that.
+        """
+        if self.closed or os.getpid() != self._pid or not self.pool.has_channels():
+            return
+        _LOG.warning(
+            "etcdgen: os.fork() while an AsyncClient has open channels; grpc.aio cannot "
+            "follow a fork: the child cannot use it, and gRPC's fork handler may crash "
+            "the child. Await client.close() before forking, or create clients in the "
+            "child (gunicorn's post_fork) or use the 'spawn' start method"
+        )
 
     def _after_fork_in_child(self) -> None:
         """Runs in a forked child (fork.track). grpc.aio does not survive a fork: its

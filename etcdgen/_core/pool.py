@@ -120,6 +120,9 @@ class ChannelPool(Generic[ChannelT]):
         for slot in slots:
             self._close_channel(slot.channel)
 
+    def has_channels(self) -> bool:
+        return any(self._lanes.values())
+
     def abandon(self) -> list[ChannelT]:
         """Forget every channel without closing it; returns them.
 

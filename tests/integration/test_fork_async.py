@@ -8,6 +8,7 @@ to do, before it touches gRPC.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import time
@@ -27,17 +28,23 @@ def grpc_older_than_1_85() -> bool:
     return (major, minor) < (1, 85)
 
 
-def test_inherited_open_async_client_raises_forked_process_error(etcd: EtcdServer) -> None:
+def test_inherited_open_async_client_raises_forked_process_error(
+    etcd: EtcdServer, caplog: pytest.LogCaptureFixture
+) -> None:
     if not etcd.version.startswith("3.5"):
         pytest.skip("client-side behaviour; covered with 3.5")
     client = etcdgen.AsyncClient(etcd.endpoint)
     loop = asyncio.new_event_loop()
+    crashed_in_grpc_fork_handler = 0
+    told = 0
     try:
         loop.run_until_complete(client.put("fork/async", "v"))
         for _ in range(5):
             read_end, write_end = os.pipe()
-            pid = os.fork()
+            with caplog.at_level(logging.WARNING, logger="etcdgen"):
+                pid = os.fork()
             if pid == 0:  # the child
+                os.write(write_end, b"+")  # os.fork() returned here: Python runs
                 code = 1
                 try:
                     asyncio.run(client.get("fork/async"))
@@ -60,6 +67,13 @@ def test_inherited_open_async_client_raises_forked_process_error(etcd: EtcdServe
                 time.sleep(0.01)
             message = os.read(read_end, 4096).decode()
             os.close(read_end)
+            if os.WIFSIGNALED(status) and not message:
+                # gRPC's own child handler crashed inside os.fork(), before any Python
+                # code ran in the child (about 1 child in 50 while grpc.aio channels are
+                # open; see etcdgen/_core/fork.py). Nothing of ours ran, so nothing of
+                # ours can be checked; the parent was warned (below).
+                crashed_in_grpc_fork_handler += 1
+                continue
             assert os.WIFEXITED(status), (status, message)
             if os.WEXITSTATUS(status) == os.EX_USAGE and grpc_older_than_1_85():
                 # Older gRPC's fork support itself ends a child of a process that
@@ -67,6 +81,14 @@ def test_inherited_open_async_client_raises_forked_process_error(etcd: EtcdServe
                 continue
             assert os.WEXITSTATUS(status) == 0, (status, message)
             assert "create a new AsyncClient in the child" in message
+            told += 1
+        # A rare crash in gRPC's handler is tolerated, not a habit of it.
+        assert crashed_in_grpc_fork_handler <= 1, crashed_in_grpc_fork_handler
+        if not grpc_older_than_1_85():
+            assert told >= 4
+        warnings = [r for r in caplog.records if "AsyncClient has open channels" in r.message]
+        assert len(warnings) == 5, caplog.records
+        assert "Await client.close() before forking" in warnings[0].message
         # The parent's client goes on.
         assert loop.run_until_complete(client.get("fork/async")).count == 1
     finally:
