@@ -25,6 +25,7 @@ from ._core.errors import (
 )
 from ._core.events import Event, EventHook
 from ._core.retry import RetrySettings
+from ._core.secret import Secret
 from ._core.spec import (
     AsyncResponseStream,
     CallKind,
@@ -36,6 +37,7 @@ from ._core.spec import (
 )
 from ._core.timeout import DEFAULT, Timeout
 from ._version import __version__
+from .auth import AuthStatus, Permission, User
 from .client import AsyncClient, Client
 from .generated import ETCD_API_VERSION
 from .generated import errors as _generated_errors
@@ -47,6 +49,7 @@ __all__ = [
     "ETCD_API_VERSION",
     "AsyncClient",
     "AsyncResponseStream",
+    "AuthStatus",
     "CallKind",
     "Client",
     "ClientClosedError",
@@ -63,12 +66,15 @@ __all__ = [
     "MethodPolicy",
     "MethodSpec",
     "Op",
+    "Permission",
     "ResponseStream",
     "Retry",
     "RetrySettings",
+    "Secret",
     "Timeout",
     "UnavailableError",
     "UnsupportedClusterError",
+    "User",
     "WrongEventLoopError",
     "__version__",
 ]

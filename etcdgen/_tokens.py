@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import grpc
 
-from .generated.errors import AuthOldRevisionError, InvalidAuthTokenError, error_from_rpc
+from .generated.errors import (
+    AuthOldRevisionError,
+    InvalidAuthTokenError,
+    UserEmptyError,
+    error_from_rpc,
+)
 
 
 def is_token_error(error: grpc.RpcError) -> bool:
     """True for an expired or unknown token, or one older than an auth change.
 
+    "user name is empty" counts too: it answers a call sent without a token, which a
+    client with credentials only does while it believes the server has auth off.
+
     etcd rejects such calls before applying them, so they may be resent with a
     fresh token whatever their retry class.
     """
-    return isinstance(error_from_rpc(error), (InvalidAuthTokenError, AuthOldRevisionError))
+    return isinstance(
+        error_from_rpc(error), (InvalidAuthTokenError, AuthOldRevisionError, UserEmptyError)
+    )

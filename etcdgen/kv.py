@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from google.protobuf.message import Message
 
+from ._core.describe import prefix_end
 from ._core.validate import INT64_MAX, INT64_MIN, choice, flag, integer, optional_integer, shown
 from .generated.errors import EmptyKeyError
 from .generated.etcdserverpb import rpc_pb2
@@ -53,14 +54,6 @@ def to_bytes(value: KeyLike, what: str = "key") -> bytes:
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f"{what} must be str or bytes, got {shown(value)}")
-
-
-def prefix_end(prefix: bytes) -> bytes:
-    """The range end that covers every key starting with `prefix`."""
-    kept = prefix.rstrip(b"\xff")  # a trailing 0xff cannot be incremented: drop it
-    if not kept:
-        return _ALL  # all bytes 0xff (or empty): to the end of the keyspace
-    return kept[:-1] + bytes((kept[-1] + 1,))
 
 
 _EMPTY_KEY = 'key is empty: etcd requires a non-empty key (use prefix=True with "" for all keys)'

@@ -3,10 +3,10 @@
 The two clients differ only by `async`/`await` and the names of asyncio
 types, so the sync file is generated rather than kept by hand:
 
-    python scripts/unasync.py           # rewrite etcdgen/_sync/client.py
-    python scripts/unasync.py --check   # exit 1 if it is not what this renders
+    python scripts/unasync.py           # rewrite the derived files (MODULES)
+    python scripts/unasync.py --check   # exit 1 if one is not what this renders
 
-Only `client.py` is derived; `connection.py` differs in substance (grpc vs
+Only the files in MODULES are derived; `connection.py` differs in substance (grpc vs
 grpc.aio channels) and is written by hand in both folders.
 """
 
@@ -19,12 +19,20 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "etcdgen" / "_async" / "client.py"
-TARGET = ROOT / "etcdgen" / "_sync" / "client.py"
+#: Each asyncio source and the one-line docstring of the module derived from it.
+MODULES = {
+    "client.py": (
+        "`Client`: the blocking etcd v3 client (same methods as `AsyncClient`, without await)."
+    ),
+    "auth_admin.py": "`AuthAdmin`: users, roles and permissions, as methods of `Client`.",
+}
+SOURCES = ROOT / "etcdgen" / "_async"
+TARGETS = ROOT / "etcdgen" / "_sync"
 
 # Whole words renamed; order does not matter (no name is a prefix of another here).
 NAMES = {
     "AsyncClient": "Client",
+    "AsyncAuthAdmin": "AuthAdmin",
     "AsyncConnection": "Connection",
     "AsyncIterator": "Iterator",
     "AsyncIterable": "Iterable",
@@ -42,14 +50,15 @@ PHRASES = {
     "async for ": "for ",
     "async def ": "def ",
     "await ": "",
+    "..generated.aio ": "..generated.sync ",
 }
 
-HEADER = '''# Generated from etcdgen/_async/client.py by scripts/unasync.py. Do not edit.
-"""`Client`: the blocking etcd v3 client (same methods as `AsyncClient`, without await)."""
+HEADER = '''# Generated from etcdgen/_async/{name} by scripts/unasync.py. Do not edit.
+"""{doc}"""
 '''
 
 
-def render(source: str) -> str:
+def render(name: str, source: str) -> str:
     module = ast.parse(source)
     first = module.body[0]
     body_lines = source.splitlines(keepends=True)
@@ -60,8 +69,8 @@ def render(source: str) -> str:
         text = text.replace(old, new)
     text = re.sub(r"\b(" + "|".join(NAMES) + r")\b", lambda m: NAMES[m.group(1)], text)
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(TARGET), "-"],
-        input=HEADER + text,
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(TARGETS / name), "-"],
+        input=HEADER.format(name=name, doc=MODULES[name]) + text,
         capture_output=True,
         text=True,
         check=True,
@@ -71,16 +80,21 @@ def render(source: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    rendered = render(SOURCE.read_text())
-    if "--check" in argv:
-        if not TARGET.is_file() or TARGET.read_text() != rendered:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run `python scripts/unasync.py`")
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} is up to date")
-        return 0
-    TARGET.write_text(rendered)
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    stale = 0
+    for name in MODULES:
+        source, target = SOURCES / name, TARGETS / name
+        rendered = render(name, source.read_text())
+        shown = target.relative_to(ROOT)
+        if "--check" in argv:
+            if not target.is_file() or target.read_text() != rendered:
+                print(f"{shown} is stale: run `python scripts/unasync.py`")
+                stale += 1
+            else:
+                print(f"{shown} is up to date")
+        else:
+            target.write_text(rendered)
+            print(f"wrote {shown}")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -35,10 +35,11 @@ from ..kv import (
     to_bytes,
     txn_request,
 )
+from .auth_admin import AsyncAuthAdmin
 from .connection import AsyncConnection
 
 
-class AsyncClient:
+class AsyncClient(AsyncAuthAdmin):
     """An etcd v3 client (asyncio). Use `async with AsyncClient(...) as client:`.
 
     Args:

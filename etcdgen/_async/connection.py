@@ -31,14 +31,16 @@ from .._core.errors import ClientClosedError, ForkedProcessError, WrongEventLoop
 from .._core.events import Events
 from .._core.flow import Decisions
 from .._core.pool import ChannelPool
+from .._core.secret import sealed_authenticate, sealed_spec
 from .._core.timeout import DEFAULT, Timeout
 from .._core.tokens import AsyncTokenSource
 from .._tokens import is_token_error
+from ..generated import methods
 from ..generated.aio import AsyncRpcClients
-from ..generated.aio.auth import AsyncAuthClient
-from ..generated.errors import RequestTooLargeError, error_from_rpc
+from ..generated.errors import AuthNotEnabledError, RequestTooLargeError, error_from_rpc
 
 _LOG = logging.getLogger("etcdgen")
+AUTHENTICATE = sealed_spec(methods.AUTH_AUTHENTICATE)
 
 
 class AsyncConnection:
@@ -57,6 +59,8 @@ class AsyncConnection:
         self.pool: ChannelPool[aio.Channel] = ChannelPool(self._make_channel, self._close_channel)
         self.tokens = AsyncTokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
+        # Without credentials a refresh can do nothing: token errors are just errors.
+        token_check = is_token_error if config.username is not None else None
         common = {"oversize_error": RequestTooLargeError, "require_leader": config.require_leader}
         login = AsyncGrpcInvoker(
             self,
@@ -66,11 +70,11 @@ class AsyncConnection:
             self.events,
             **common,  # type: ignore[arg-type]
         )
-        self._login = AsyncAuthClient(login)
+        self._login_invoker = login
         self.invoker = AsyncGrpcInvoker(
             self,
             self.pool,
-            Decisions(self.balancer, settings, error_from_rpc, is_token_error),
+            Decisions(self.balancer, settings, error_from_rpc, token_check),
             self.tokens,
             self.events,
             **common,  # type: ignore[arg-type]
@@ -180,10 +184,18 @@ class AsyncConnection:
 
     # -- auth -------------------------------------------------------------------------------
 
-    async def _authenticate(self) -> str:
-        reply = await self._login.authenticate(
-            name=self.config.username, password=self.config.password
-        )
+    async def _authenticate(self) -> str | None:
+        """One Authenticate call (AsyncTokenSource makes it single flight); None: auth is off."""
+        name, password = self.config.username, self.config.password
+        assert name is not None and password is not None
+        try:
+            reply = await self._login_invoker.unary_unary(
+                AUTHENTICATE, sealed_authenticate(name, password), DEFAULT
+            )
+        except AuthNotEnabledError:
+            self.events.emit("authenticate", "", "auth is disabled on the server: no token")
+            return None
+        self.events.emit("authenticate", "", name)
         return str(reply.token)
 
     async def open(self) -> None:

@@ -122,9 +122,9 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
             if state.health is not _HEALTHY or not state.connected:
                 balancer.call_succeeded(state)
             return response
-        ctx = CallContext(spec, started, deadline, seconds, learner)  # type: ignore[arg-type]
+        ctx = CallContext(spec, started, deadline, seconds, learner, request)  # type: ignore[arg-type]
         first = Send(state, generation, attempt_timeout)
-        return await self._recover(ctx, first, failure, request, lane, tokens.token)  # type: ignore[no-any-return]
+        return await self._recover(ctx, first, failure, request, lane, metadata)  # type: ignore[no-any-return]
 
     async def _recover(
         self,
@@ -133,7 +133,7 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
         failure: Failure,
         request: Any,
         lane: Lane,
-        used_token: str | None,
+        sent_with: Metadata | None,
     ) -> Any:
         flow = self._decisions.recover(ctx, first, failure)
         step = next(flow)
@@ -143,7 +143,7 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
                 if self._gate.loop is not _get_running_loop():
                     self._gate.activate()
                 metadata = await self._tokens.ensure()
-                used_token = self._tokens.token
+                sent_with = metadata
                 if self._events.hook is not None:
                     self._events.emit(
                         "attempt", step.state.endpoint.text, spec.name, step.state.health.value
@@ -170,7 +170,7 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
             if isinstance(step, Wait):
                 await asyncio.sleep(step.seconds)
             elif isinstance(step, Refresh):
-                await self._tokens.refresh(used_token)
+                await self._tokens.refresh(sent_with)
             step = next(flow)
 
     # -- streams ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from .endpoints import Endpoint, parse_endpoints
 from .events import EventHook
 from .flow import CallSettings
 from .retry import RetrySettings
+from .secret import Secret
 
 #: Paths or PEM bytes.
 PemSource = str | Path | bytes
@@ -56,7 +57,7 @@ class ClientConfig:
     max_recv_bytes: int | None
     tls: TLSConfig | None
     username: str | None
-    password: str | None = field(repr=False)
+    password: Secret | None = field(repr=False)
     retry: RetrySettings
     health_check_interval: float
     health_check_timeout: float
@@ -100,7 +101,7 @@ def make_config(
     key: PemSource | None,
     server_name: str | None,
     username: str | None,
-    password: str | None,
+    password: str | Secret | None,
     retry: RetrySettings,
     health_check_interval: object = 1.0,
     health_check_timeout: object = 0.5,
@@ -132,9 +133,11 @@ def make_config(
         )
     if (username is None) != (password is None):
         raise ValueError("give both username= and password=, or neither")
+    if username is not None and not username:
+        raise ValueError("username must not be empty (etcd refuses an empty user name)")
+    secret = password if isinstance(password, Secret) or password is None else Secret(password)
     for name, text in (
         ("username", username),
-        ("password", password),
         ("server_name", server_name),
     ):
         if text is not None and not isinstance(text, str):
@@ -161,7 +164,7 @@ def make_config(
         max_recv_bytes=recv_limit,
         tls=tls,
         username=username,
-        password=password,
+        password=secret,
         retry=retry,
         health_check_interval=interval,
         health_check_timeout=probe_timeout,

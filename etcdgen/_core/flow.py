@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import grpc
 
 from .balancer import Balancer, EndpointState
+from .describe import describe_call
 from .errors import ConnectionFailedError, EtcdError, UnavailableError, status_of
 from .retry import RetrySettings, is_retryable, never_sent
 from .spec import MethodSpec, Retry
@@ -98,6 +99,8 @@ class CallContext:
     #: The timeout the caller asked for (for messages), None: no deadline.
     timeout: float | None
     learner_ok: bool
+    #: The request, for messages that name its key (see describe.py).
+    request: object = None
 
 
 class Decisions:
@@ -241,6 +244,11 @@ class Decisions:
         mapped = self.map_error(error)
         mapped.attempts = attempts
         mapped.__cause__ = error
+        if code is grpc.StatusCode.PERMISSION_DENIED:
+            mapped.details = (
+                f"{details}: {describe_call(ctx.spec.name, ctx.request)} is not allowed for "
+                "this user (grant a role the permission with role_grant_permission)"
+            )
         if code is grpc.StatusCode.DEADLINE_EXCEEDED and ctx.timeout is not None:
             mapped.details = (
                 f"{ctx.spec.name} did not complete within its {ctx.timeout:g} s timeout "

@@ -179,9 +179,9 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
         finally:
             if fork_gate is not None:
                 leave_call(fork_gate)
-        ctx = CallContext(spec, started, deadline, seconds, learner)  # type: ignore[arg-type]
+        ctx = CallContext(spec, started, deadline, seconds, learner, request)  # type: ignore[arg-type]
         first = Send(state, generation, attempt_timeout)
-        return self._recover(ctx, first, failure, request, lane, tokens.token)  # type: ignore[no-any-return]
+        return self._recover(ctx, first, failure, request, lane, metadata)  # type: ignore[no-any-return]
 
     def _recover(
         self,
@@ -190,7 +190,7 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
         failure: Failure,
         request: Any,
         lane: Lane,
-        used_token: str | None,
+        sent_with: Metadata | None,
     ) -> Any:
         flow = self._decisions.recover(ctx, first, failure)
         step = next(flow)
@@ -200,7 +200,7 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
                 if not self._gate.active:
                     self._gate.activate()  # raises if the client was closed meanwhile
                 metadata = self._tokens.ensure()
-                used_token = self._tokens.token
+                sent_with = metadata
                 if self._events.hook is not None:
                     self._events.emit(
                         "attempt", step.state.endpoint.text, spec.name, step.state.health.value
@@ -227,7 +227,7 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
             if isinstance(step, Wait):
                 time.sleep(step.seconds)
             elif isinstance(step, Refresh):
-                self._tokens.refresh(used_token)
+                self._tokens.refresh(sent_with)
             step = next(flow)
 
     # -- streams ----------------------------------------------------------------------------

@@ -30,10 +30,11 @@ from ..kv import (
     to_bytes,
     txn_request,
 )
+from .auth_admin import AuthAdmin
 from .connection import Connection
 
 
-class Client:
+class Client(AuthAdmin):
     """An etcd v3 client (blocking). Use `with Client(...) as client:`.
 
     Args:

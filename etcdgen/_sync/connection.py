@@ -31,12 +31,15 @@ from .._core.flow import Decisions
 from .._core.health import Prober
 from .._core.invoker import GrpcInvoker
 from .._core.pool import ChannelPool
+from .._core.secret import sealed_authenticate, sealed_spec
 from .._core.timeout import DEFAULT, Timeout
 from .._core.tokens import TokenSource
 from .._tokens import is_token_error
-from ..generated.errors import RequestTooLargeError, error_from_rpc
+from ..generated import methods
+from ..generated.errors import AuthNotEnabledError, RequestTooLargeError, error_from_rpc
 from ..generated.sync import RpcClients
-from ..generated.sync.auth import AuthClient
+
+AUTHENTICATE = sealed_spec(methods.AUTH_AUTHENTICATE)
 
 
 class Connection:
@@ -52,6 +55,8 @@ class Connection:
         self.pool: ChannelPool[grpc.Channel] = ChannelPool(self._make_channel, _close)
         self.tokens = TokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
+        # Without credentials a refresh can do nothing: token errors are just errors.
+        token_check = is_token_error if config.username is not None else None
         common = {"oversize_error": RequestTooLargeError, "require_leader": config.require_leader}
         # Authenticate itself carries no token: it has an invoker of its own.
         login = GrpcInvoker(
@@ -62,11 +67,11 @@ class Connection:
             self.events,
             **common,  # type: ignore[arg-type]
         )
-        self._login = AuthClient(login)
+        self._login_invoker = login
         self.invoker = GrpcInvoker(
             self,
             self.pool,
-            Decisions(self.balancer, settings, error_from_rpc, is_token_error),
+            Decisions(self.balancer, settings, error_from_rpc, token_check),
             self.tokens,
             self.events,
             **common,  # type: ignore[arg-type]
@@ -123,8 +128,18 @@ class Connection:
 
     # -- auth -------------------------------------------------------------------------------
 
-    def _authenticate(self) -> str:
-        reply = self._login.authenticate(name=self.config.username, password=self.config.password)
+    def _authenticate(self) -> str | None:
+        """One Authenticate call (TokenSource makes it single flight); None: auth is off."""
+        name, password = self.config.username, self.config.password
+        assert name is not None and password is not None
+        try:
+            reply = self._login_invoker.unary_unary(
+                AUTHENTICATE, sealed_authenticate(name, password), DEFAULT
+            )
+        except AuthNotEnabledError:
+            self.events.emit("authenticate", "", "auth is disabled on the server: no token")
+            return None
+        self.events.emit("authenticate", "", name)
         return str(reply.token)
 
     def open(self) -> None:
