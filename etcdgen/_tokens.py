@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from ._core.errors import EtcdError
 from .generated.errors import (
     AuthOldRevisionError,
     InvalidAuthTokenError,
@@ -24,3 +25,8 @@ def is_token_error(error: grpc.RpcError) -> bool:
     return isinstance(
         error_from_rpc(error), (InvalidAuthTokenError, AuthOldRevisionError, UserEmptyError)
     )
+
+
+def is_token_failure(error: EtcdError) -> bool:
+    """`is_token_error` for an error already mapped (a stream's)."""
+    return isinstance(error, (InvalidAuthTokenError, AuthOldRevisionError, UserEmptyError))

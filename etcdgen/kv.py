@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 from ._core.describe import prefix_end
 from ._core.validate import INT64_MAX, INT64_MIN, choice, flag, integer, optional_integer, shown
+from ._core.watch_state import FILTERS, WatchOptions
 from .generated.errors import EmptyKeyError
 from .generated.etcdserverpb import rpc_pb2
 
@@ -462,3 +463,36 @@ class Op:
     ) -> rpc_pb2.RequestOp:
         """A nested transaction (etcd >= 3.3)."""
         return rpc_pb2.RequestOp(request_txn=txn_request(compare, success, failure))
+
+
+def watch_options(
+    key: KeyLike,
+    *,
+    range_end: KeyLike | None,
+    prefix: bool,
+    from_key: bool,
+    start_revision: int | None,
+    prev_kv: bool,
+    filters: Iterable[str],
+    progress_notify: bool,
+    fragment: bool,
+) -> WatchOptions:
+    """Check a watch's options (`Client.watch` documents them)."""
+    start, end = key_range(key, range_end=range_end, prefix=prefix, from_key=from_key)
+    first = optional_integer("start_revision", start_revision, minimum=1)
+    if isinstance(filters, str):
+        raise TypeError('filters must be a list of names, e.g. ["noput"], not a string')
+    chosen = tuple(choice("filters", name, FILTERS) for name in filters)
+    return WatchOptions(
+        key=start,
+        range_end=end,
+        start_revision=first or 0,
+        prev_kv=flag("prev_kv", prev_kv),
+        filters=chosen,
+        progress_notify=flag("progress_notify", progress_notify),
+        fragment=flag("fragment", fragment),
+    )
+
+
+def max_buffered_arg(value: object) -> int:
+    return integer("max_buffered", value, minimum=1, maximum=10_000_000)

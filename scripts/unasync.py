@@ -33,6 +33,9 @@ TARGETS = ROOT / "etcdgen" / "_sync"
 NAMES = {
     "AsyncClient": "Client",
     "AsyncAuthAdmin": "AuthAdmin",
+    "AsyncWatch": "Watch",
+    "AsyncWatchCallback": "WatchCallback",
+    "AsyncErrorCallback": "ErrorCallback",
     "AsyncConnection": "Connection",
     "AsyncIterator": "Iterator",
     "AsyncIterable": "Iterable",

@@ -38,6 +38,7 @@ from .._tokens import is_token_error
 from ..generated import methods
 from ..generated.aio import AsyncRpcClients
 from ..generated.errors import AuthNotEnabledError, RequestTooLargeError, error_from_rpc
+from .watch import AsyncWatchHub
 
 _LOG = logging.getLogger("etcdgen")
 AUTHENTICATE = sealed_spec(methods.AUTH_AUTHENTICATE)
@@ -57,6 +58,7 @@ class AsyncConnection:
         self.events = Events(config.event_hook)
         self.balancer = Balancer(config.endpoints, self.events)
         self.pool: ChannelPool[aio.Channel] = ChannelPool(self._make_channel, self._close_channel)
+        self._watch_hub: AsyncWatchHub | None = None
         self.tokens = AsyncTokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
         # Without credentials a refresh can do nothing: token errors are just errors.
@@ -146,6 +148,7 @@ class AsyncConnection:
             self.pool.abandon()
             self.tokens.forget()
             self.prober.forget_task()
+            self._watch_hub = None  # its task died with the loop; its watches are over
         self._bound = loop
         self.prober.start(loop)
         self.loop = loop
@@ -181,6 +184,15 @@ class AsyncConnection:
             self._inherited = True
         self.prober.forget_task()
         self.tokens.forget()
+        self._watch_hub = None
+
+    def watches(self) -> AsyncWatchHub:
+        """The client's shared Watch stream, made on first use (in the client's loop)."""
+        if self.closed:
+            raise ClientClosedError("the client is closed; create a new one")
+        if self._watch_hub is None:
+            self._watch_hub = AsyncWatchHub(self)
+        return self._watch_hub
 
     # -- auth -------------------------------------------------------------------------------
 
@@ -238,6 +250,9 @@ class AsyncConnection:
         if self.closed:
             return
         self.closed = True
+        hub, self._watch_hub = self._watch_hub, None
+        if hub is not None and os.getpid() == self._pid:
+            await hub.stop()  # ends the watches and their reader task before the channels go
         self.loop = None
         prober = self.prober.stop()
         if os.getpid() != self._pid:

@@ -38,6 +38,7 @@ from .._tokens import is_token_error
 from ..generated import methods
 from ..generated.errors import AuthNotEnabledError, RequestTooLargeError, error_from_rpc
 from ..generated.sync import RpcClients
+from .watch import WatchHub
 
 AUTHENTICATE = sealed_spec(methods.AUTH_AUTHENTICATE)
 
@@ -53,6 +54,7 @@ class Connection:
         self.events = Events(config.event_hook)
         self.balancer = Balancer(config.endpoints, self.events)
         self.pool: ChannelPool[grpc.Channel] = ChannelPool(self._make_channel, _close)
+        self._watch_hub: WatchHub | None = None
         self.tokens = TokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
         # Without credentials a refresh can do nothing: token errors are just errors.
@@ -125,6 +127,17 @@ class Connection:
         fork.abandon(*self.pool.abandon())
         self.prober.forget_thread()
         self.tokens.after_fork()
+        # The reader thread did not follow: inherited watches end silently in the child.
+        self._watch_hub = None
+
+    def watches(self) -> WatchHub:
+        """The client's shared Watch stream, made on first use."""
+        with self._lock:
+            if self.closed:
+                raise ClientClosedError("the client is closed; create a new one")
+            if self._watch_hub is None:
+                self._watch_hub = WatchHub(self)
+            return self._watch_hub
 
     # -- auth -------------------------------------------------------------------------------
 
@@ -186,6 +199,9 @@ class Connection:
                 return
             self.closed = True
             self.active = False
+            hub, self._watch_hub = self._watch_hub, None
+        if hub is not None and os.getpid() == self._pid:
+            hub.stop()  # ends the watches and their reader thread before the channels go
         self.prober.stop()
         if os.getpid() == self._pid:
             self.pool.close()
