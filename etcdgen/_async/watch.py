@@ -140,6 +140,12 @@ class AsyncWatchHub:
         self._dispatcher: asyncio.Task[None] | None = None
         self.opens = 0
 
+    @property
+    def endpoint(self) -> str:
+        """The member serving the stream now ("" while it is being re-opened)."""
+        stream = self._stream
+        return str(getattr(stream, "endpoint", "")) if stream is not None else ""
+
     def watch(self, options: WatchOptions, max_buffered: int) -> AsyncWatch:
         if self._stopping:
             raise ClientClosedError("the client is closed; create a new one")

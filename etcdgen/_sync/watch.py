@@ -147,6 +147,12 @@ class WatchHub:
         #: How often the stream was (re-)opened (for tests and diagnostics).
         self.opens = 0
 
+    @property
+    def endpoint(self) -> str:
+        """The member serving the stream now ("" while it is being re-opened)."""
+        stream = self._stream
+        return str(getattr(stream, "endpoint", "")) if stream is not None else ""
+
     def watch(self, options: WatchOptions, max_buffered: int) -> Watch:
         if self._stop.is_set():
             raise ClientClosedError("the client is closed; create a new one")
