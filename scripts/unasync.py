@@ -71,15 +71,22 @@ def render(name: str, source: str) -> str:
     for old, new in PHRASES.items():
         text = text.replace(old, new)
     text = re.sub(r"\b(" + "|".join(NAMES) + r")\b", lambda m: NAMES[m.group(1)], text)
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(TARGETS / name), "-"],
-        input=HEADER.format(name=name, doc=MODULES[name]) + text,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return result.stdout
+    target = str(TARGETS / name)
+    text = HEADER.format(name=name, doc=MODULES[name]) + text
+    # Renamed imports may sort differently (generated.aio -> generated.sync): re-sort, format.
+    for command in (
+        ["check", "--select", "I", "--fix", "--exit-zero", "--quiet", "--stdin-filename", target],
+        ["format", "--stdin-filename", target],
+    ):
+        text = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    return text
 
 
 def main(argv: list[str]) -> int:

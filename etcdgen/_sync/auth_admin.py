@@ -21,8 +21,8 @@ from ..auth import (
     user_add_request,
 )
 from ..generated import methods
-from ..generated.sync import RpcClients
 from ..generated.errors import AuthFailedError, AuthNotEnabledError
+from ..generated.sync import RpcClients
 from ..kv import KeyLike
 from .connection import Connection
 

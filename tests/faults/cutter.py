@@ -7,8 +7,10 @@ with `select`, so everything ends by itself when `close()` is called.
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
+import struct
 import threading
 
 
@@ -116,14 +118,8 @@ class Cutter:
             if each is None:
                 continue
             self._pairs.pop(each, None)
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(each)
-            except (KeyError, ValueError):
-                pass
-            try:
-                each.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                )
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):  # linger 0: close with a reset, as a cut does
+                each.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             each.close()

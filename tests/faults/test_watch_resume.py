@@ -116,26 +116,28 @@ def test_watch_survives_member_kill_and_restart(cluster: EtcdCluster) -> None:
 
 def test_async_watch_survives_member_kill_and_restart(cluster: EtcdCluster) -> None:
     async def scenario() -> tuple[list[int], list[int]]:
-        async with etcdgen.AsyncClient(cluster.endpoints) as client:
-            async with client.watch("akill/", prefix=True) as watch:
-                hub = client._connection.watches()
-                victim = next(m for m in cluster.members if m.endpoint == hub.endpoint)
-                writer = Writer([m.endpoint for m in cluster.members], "akill/")
-                writer.start()
-                received: list[int] = []
-                killed = restarted = False
-                while len(received) < WRITES:
-                    response = await watch.get(timeout=30)
-                    assert response is not None, "the watch stalled"
-                    received.extend(e.kv.mod_revision for e in response.events)
-                    if len(received) > WRITES // 3 and not killed:
-                        await asyncio.to_thread(victim.kill)
-                        killed = True
-                    if len(received) > 2 * WRITES // 3 and not restarted:
-                        await asyncio.to_thread(victim.restart)
-                        restarted = True
-                await asyncio.to_thread(writer.join, 60)
-                return sorted(writer.revisions), received
+        async with (
+            etcdgen.AsyncClient(cluster.endpoints) as client,
+            client.watch("akill/", prefix=True) as watch,
+        ):
+            hub = client._connection.watches()
+            victim = next(m for m in cluster.members if m.endpoint == hub.endpoint)
+            writer = Writer([m.endpoint for m in cluster.members], "akill/")
+            writer.start()
+            received: list[int] = []
+            killed = restarted = False
+            while len(received) < WRITES:
+                response = await watch.get(timeout=30)
+                assert response is not None, "the watch stalled"
+                received.extend(e.kv.mod_revision for e in response.events)
+                if len(received) > WRITES // 3 and not killed:
+                    await asyncio.to_thread(victim.kill)
+                    killed = True
+                if len(received) > 2 * WRITES // 3 and not restarted:
+                    await asyncio.to_thread(victim.restart)
+                    restarted = True
+            await asyncio.to_thread(writer.join, 60)
+            return sorted(writer.revisions), received
 
     expected, received = asyncio.run(scenario())
     report("async: member killed and restarted", expected, received)
@@ -167,21 +169,23 @@ def test_async_watch_survives_connection_cuts(cluster: EtcdCluster) -> None:
     cutter = Cutter(cluster.members[0].client_port)
 
     async def scenario() -> tuple[list[int], list[int]]:
-        async with etcdgen.AsyncClient(cutter.endpoint) as client:
-            async with client.watch("acut/", prefix=True) as watch:
-                writer = Writer([m.endpoint for m in cluster.members[1:]], "acut/")
-                writer.start()
-                received: list[int] = []
-                cuts = 0
-                while len(received) < WRITES:
-                    response = await watch.get(timeout=30)
-                    assert response is not None, "the watch stalled"
-                    received.extend(e.kv.mod_revision for e in response.events)
-                    if cuts < 4 and len(received) > (cuts + 1) * WRITES // 6:
-                        cutter.cut()
-                        cuts += 1
-                await asyncio.to_thread(writer.join, 60)
-                return sorted(writer.revisions), received
+        async with (
+            etcdgen.AsyncClient(cutter.endpoint) as client,
+            client.watch("acut/", prefix=True) as watch,
+        ):
+            writer = Writer([m.endpoint for m in cluster.members[1:]], "acut/")
+            writer.start()
+            received: list[int] = []
+            cuts = 0
+            while len(received) < WRITES:
+                response = await watch.get(timeout=30)
+                assert response is not None, "the watch stalled"
+                received.extend(e.kv.mod_revision for e in response.events)
+                if cuts < 4 and len(received) > (cuts + 1) * WRITES // 6:
+                    cutter.cut()
+                    cuts += 1
+            await asyncio.to_thread(writer.join, 60)
+            return sorted(writer.revisions), received
 
     try:
         expected, received = asyncio.run(scenario())
@@ -240,24 +244,26 @@ def test_watch_survives_token_expiry(etcd_binary: EtcdBinary) -> None:
             admin.role_add("root")
             admin.user_grant_role("root", "root")
             admin.auth_enable()
-        with etcdgen.Client(server.endpoint, username="root", password="rootpw") as client:
-            with client.watch("tok/", prefix=True) as watch:
-                expected: list[int] = []
-                received: list[int] = []
-                for round_ in range(3):
-                    expected.append(client.put(f"tok/{round_}", "1").header.revision)
-                    received += collect(watch, 1, timeout=10)
-                    # Idle past the TTL: the stream's token expires on the server; a new
-                    # watch on the same stream then needs a fresh token.
-                    stale = client._connection.tokens.metadata
-                    wait_until_refused(server, stale)
-                    with client.watch(f"second/{round_}") as second:
-                        value = client.put(f"second/{round_}", "2").header.revision
-                        got = collect(second, 1, timeout=10)
-                        assert got == [value]
-                    expected.append(client.put(f"tok/{round_}b", "1").header.revision)
-                    received += collect(watch, 1, timeout=10)
-                opens = client._connection.watches().opens
+        with (
+            etcdgen.Client(server.endpoint, username="root", password="rootpw") as client,
+            client.watch("tok/", prefix=True) as watch,
+        ):
+            expected: list[int] = []
+            received: list[int] = []
+            for round_ in range(3):
+                expected.append(client.put(f"tok/{round_}", "1").header.revision)
+                received += collect(watch, 1, timeout=10)
+                # Idle past the TTL: the stream's token expires on the server; a new
+                # watch on the same stream then needs a fresh token.
+                stale = client._connection.tokens.metadata
+                wait_until_refused(server, stale)
+                with client.watch(f"second/{round_}") as second:
+                    value = client.put(f"second/{round_}", "2").header.revision
+                    got = collect(second, 1, timeout=10)
+                    assert got == [value]
+                expected.append(client.put(f"tok/{round_}b", "1").header.revision)
+                received += collect(watch, 1, timeout=10)
+            opens = client._connection.watches().opens
     report(f"token expired 3 times (stream opened {opens} times)", expected, received)
     assert opens >= 4  # each expiry re-opened the stream with a fresh token
 
