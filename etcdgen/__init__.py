@@ -12,6 +12,8 @@ from ._core import fork as _fork  # isort: skip
 
 _fork.prepare_environment()
 
+from ._async.lease import AsyncLease
+from ._async.watch import AsyncWatch
 from ._core.balancer import EndpointHealth
 from ._core.endpoints import InvalidEndpointError
 from ._core.errors import (
@@ -19,6 +21,7 @@ from ._core.errors import (
     ConnectionFailedError,
     EtcdError,
     ForkedProcessError,
+    LeaseExpiredError,
     UnavailableError,
     UnsupportedClusterError,
     WrongEventLoopError,
@@ -36,6 +39,9 @@ from ._core.spec import (
     Retry,
 )
 from ._core.timeout import DEFAULT, Timeout
+from ._core.watch_state import WatchCompactedError
+from ._sync.lease import Lease
+from ._sync.watch import Watch
 from ._version import __version__
 from .auth import AuthStatus, Permission, User
 from .client import AsyncClient, Client
@@ -48,7 +54,9 @@ __all__ = [
     "DEFAULT",
     "ETCD_API_VERSION",
     "AsyncClient",
+    "AsyncLease",
     "AsyncResponseStream",
+    "AsyncWatch",
     "AuthStatus",
     "CallKind",
     "Client",
@@ -63,6 +71,8 @@ __all__ = [
     "EventHook",
     "ForkedProcessError",
     "InvalidEndpointError",
+    "Lease",
+    "LeaseExpiredError",
     "MethodPolicy",
     "MethodSpec",
     "Op",
@@ -75,6 +85,8 @@ __all__ = [
     "UnavailableError",
     "UnsupportedClusterError",
     "User",
+    "Watch",
+    "WatchCompactedError",
     "WrongEventLoopError",
     "__version__",
 ]

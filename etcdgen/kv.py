@@ -12,7 +12,7 @@ clientv3 (`WithPrefix` -> `prefix=True`, `WithRev` -> `revision=`, ...).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from google.protobuf.message import Message
 
@@ -21,6 +21,16 @@ from ._core.validate import INT64_MAX, INT64_MIN, choice, flag, integer, optiona
 from ._core.watch_state import FILTERS, WatchOptions
 from .generated.errors import EmptyKeyError
 from .generated.etcdserverpb import rpc_pb2
+
+
+class HasLeaseId(Protocol):
+    """A managed lease (`Lease`, `AsyncLease`): anything with an integer `id`."""
+
+    @property
+    def id(self) -> int: ...
+
+
+LeaseLike = int | HasLeaseId
 
 KeyLike = str | bytes
 SortOrder = Literal["none", "ascend", "descend"]
@@ -177,7 +187,7 @@ def put_request(
     key: KeyLike,
     value: KeyLike | None = None,
     *,
-    lease: int | None = None,
+    lease: LeaseLike | None = None,
     prev_kv: bool = False,
     ignore_value: bool = False,
     ignore_lease: bool = False,
@@ -194,6 +204,8 @@ def put_request(
         flag("ignore_value", ignore_value)
     if ignore_lease.__class__ is not bool:
         flag("ignore_lease", ignore_lease)
+    if lease is not None and lease.__class__ is not int and hasattr(lease, "id"):
+        lease = lease.id  # a managed Lease (client.lease(...))
     checked_lease = (
         lease
         if lease.__class__ is int and 0 <= lease <= INT64_MAX
@@ -426,7 +438,7 @@ class Op:
         key: KeyLike,
         value: KeyLike | None = None,
         *,
-        lease: int | None = None,
+        lease: LeaseLike | None = None,
         prev_kv: bool = False,
         ignore_value: bool = False,
         ignore_lease: bool = False,
@@ -496,3 +508,17 @@ def watch_options(
 
 def max_buffered_arg(value: object) -> int:
     return integer("max_buffered", value, minimum=1, maximum=10_000_000)
+
+
+def lease_ttl_arg(value: object) -> int:
+    """A lease TTL in whole seconds (etcd's unit), at least 1."""
+    return integer("ttl", value, minimum=1, maximum=9_000_000_000)
+
+
+def lease_id_arg(value: object, *, allow_none: bool = False) -> int:
+    """A lease ID: a positive int, or a managed lease (its `id`)."""
+    if value is None and allow_none:
+        return 0
+    if value is not None and value.__class__ is not int and hasattr(value, "id"):
+        value = value.id
+    return integer("id", value, minimum=1)

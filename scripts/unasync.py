@@ -34,6 +34,7 @@ NAMES = {
     "AsyncClient": "Client",
     "AsyncAuthAdmin": "AuthAdmin",
     "AsyncWatch": "Watch",
+    "AsyncLease": "Lease",
     "AsyncWatchCallback": "WatchCallback",
     "AsyncErrorCallback": "ErrorCallback",
     "AsyncConnection": "Connection",

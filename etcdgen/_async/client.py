@@ -10,27 +10,33 @@ from __future__ import annotations
 
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
 from .._core.config import make_config
+from .._core.errors import LeaseExpiredError
 from .._core.events import EventHook
 from .._core.retry import DEFAULT_RETRY, RetrySettings
 from .._core.timeout import DEFAULT, Timeout
+from .._core.validate import flag
 from .._core.watch_state import DEFAULT_MAX_BUFFERED
+from ..generated.errors import LeaseNotFoundError
 from ..generated.etcdserverpb import rpc_pb2
 from ..generated.mvccpb import kv_pb2
 from ..kv import (
     KeyLike,
+    LeaseLike,
     SortOrder,
     SortTarget,
     check_page_size,
     compaction_request,
     delete_request,
     key_range,
+    lease_id_arg,
+    lease_ttl_arg,
     max_buffered_arg,
     put_request,
     range_request,
@@ -40,6 +46,7 @@ from ..kv import (
 )
 from .auth_admin import AsyncAuthAdmin
 from .connection import AsyncConnection
+from .lease import AsyncLease
 from .watch import AsyncErrorCallback, AsyncWatch, AsyncWatchCallback
 
 
@@ -183,7 +190,7 @@ class AsyncClient(AsyncAuthAdmin):
         key: KeyLike,
         value: KeyLike | None = None,
         *,
-        lease: int | None = None,
+        lease: LeaseLike | None = None,
         prev_kv: bool = False,
         ignore_value: bool = False,
         ignore_lease: bool = False,
@@ -192,7 +199,8 @@ class AsyncClient(AsyncAuthAdmin):
         """Write `value` to `key` (str or bytes).
 
         Args:
-            lease: attach the key to this lease (it is deleted when the lease ends).
+            lease: attach the key to this lease, an ID or a `lease()` (the key is
+                deleted when the lease ends).
             prev_kv: return the previous key-value in `.prev_kv`.
             ignore_value: keep the current value (update only the lease).
             ignore_lease: keep the current lease (update only the value).
@@ -305,6 +313,77 @@ class AsyncClient(AsyncAuthAdmin):
         """Discard history before `revision`; `physical=True` waits until it is purged."""
         request = compaction_request(revision, physical=physical)
         return await self.rpc.kv.compact(request, timeout=timeout)
+
+    # -- leases -------------------------------------------------------------------------------
+
+    async def lease_grant(
+        self, ttl: int, *, id: int | None = None, timeout: Timeout = DEFAULT
+    ) -> rpc_pb2.LeaseGrantResponse:
+        """A new lease of `ttl` seconds (`.ID`, `.TTL`); nothing keeps it alive.
+
+        Prefer `lease()`, which keeps it alive and revokes it when done.
+        """
+        return await self.rpc.lease.lease_grant(
+            TTL=lease_ttl_arg(ttl), ID=lease_id_arg(id, allow_none=True) or 0, timeout=timeout
+        )
+
+    async def lease_revoke(self, id: int, *, timeout: Timeout = DEFAULT) -> None:
+        """End lease `id` now: its keys are deleted (`LeaseNotFoundError` if it is gone)."""
+        await self.rpc.lease.lease_revoke(ID=lease_id_arg(id), timeout=timeout)
+
+    async def lease_time_to_live(
+        self, id: int, *, keys: bool = False, timeout: Timeout = DEFAULT
+    ) -> rpc_pb2.LeaseTimeToLiveResponse:
+        """Seconds left (`.TTL`, -1 if the lease is gone), `.grantedTTL`, and its keys."""
+        return await self.rpc.lease.lease_time_to_live(
+            ID=lease_id_arg(id), keys=flag("keys", keys), timeout=timeout
+        )
+
+    async def leases(self, *, timeout: Timeout = DEFAULT) -> tuple[int, ...]:
+        """The IDs of every lease of the cluster."""
+        reply = await self.rpc.lease.lease_leases(timeout=timeout)
+        return tuple(lease.ID for lease in reply.leases)
+
+    async def lease_keep_alive_once(self, id: int, *, timeout: Timeout = DEFAULT) -> int:
+        """Renew lease `id` once; returns its new TTL (`LeaseNotFoundError` if it is gone)."""
+        request = rpc_pb2.LeaseKeepAliveRequest(ID=lease_id_arg(id))
+        stream = self.rpc.lease.lease_keep_alive([request], timeout=timeout)
+        ttl = 0
+        try:
+            async for reply in stream:
+                ttl = reply.TTL
+                break
+        finally:
+            stream.cancel()
+        if ttl <= 0:
+            raise LeaseNotFoundError(f"lease {id:x} not found (expired or revoked)")
+        return ttl
+
+    def lease(
+        self,
+        ttl: int,
+        *,
+        id: int | None = None,
+        on_lost: Callable[[LeaseExpiredError], object] | None = None,
+    ) -> AsyncLease:
+        """A lease kept alive while in use: `async with client.lease(ttl=10) as lease:`.
+
+        Entering grants it; it is renewed every TTL/3 over one stream shared by all
+        leases of the client (surviving reconnects and failover); leaving revokes
+        it. If it is lost (expired while disconnected or paused, revoked elsewhere)
+        `lease.lost` is set, `on_lost(error)` is called, and `lease.check()` raises
+        `LeaseExpiredError`. Attach keys with `put(key, value, lease=lease)`.
+        """
+        if on_lost is not None and not callable(on_lost):
+            raise TypeError("on_lost must be a function taking a LeaseExpiredError")
+        return AsyncLease(
+            self._connection.leases(),
+            lease_ttl_arg(ttl),
+            lease_id_arg(id, allow_none=True),
+            on_lost,
+        )
+
+    # -- watches ------------------------------------------------------------------------------
 
     def watch(
         self,

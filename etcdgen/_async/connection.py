@@ -38,6 +38,7 @@ from .._tokens import is_token_error
 from ..generated import methods
 from ..generated.aio import AsyncRpcClients
 from ..generated.errors import AuthNotEnabledError, RequestTooLargeError, error_from_rpc
+from .lease import AsyncLeaseKeeper
 from .watch import AsyncWatchHub
 
 _LOG = logging.getLogger("etcdgen")
@@ -59,6 +60,7 @@ class AsyncConnection:
         self.balancer = Balancer(config.endpoints, self.events)
         self.pool: ChannelPool[aio.Channel] = ChannelPool(self._make_channel, self._close_channel)
         self._watch_hub: AsyncWatchHub | None = None
+        self._lease_keeper: AsyncLeaseKeeper | None = None
         self.tokens = AsyncTokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
         # Without credentials a refresh can do nothing: token errors are just errors.
@@ -149,6 +151,7 @@ class AsyncConnection:
             self.tokens.forget()
             self.prober.forget_task()
             self._watch_hub = None  # its task died with the loop; its watches are over
+            self._lease_keeper = None
         self._bound = loop
         self.prober.start(loop)
         self.loop = loop
@@ -185,6 +188,7 @@ class AsyncConnection:
         self.prober.forget_task()
         self.tokens.forget()
         self._watch_hub = None
+        self._lease_keeper = None
 
     def watches(self) -> AsyncWatchHub:
         """The client's shared Watch stream, made on first use (in the client's loop)."""
@@ -193,6 +197,14 @@ class AsyncConnection:
         if self._watch_hub is None:
             self._watch_hub = AsyncWatchHub(self)
         return self._watch_hub
+
+    def leases(self) -> AsyncLeaseKeeper:
+        """The client's shared LeaseKeepAlive stream, made on first use."""
+        if self.closed:
+            raise ClientClosedError("the client is closed; create a new one")
+        if self._lease_keeper is None:
+            self._lease_keeper = AsyncLeaseKeeper(self)
+        return self._lease_keeper
 
     # -- auth -------------------------------------------------------------------------------
 
@@ -251,8 +263,13 @@ class AsyncConnection:
             return
         self.closed = True
         hub, self._watch_hub = self._watch_hub, None
-        if hub is not None and os.getpid() == self._pid:
-            await hub.stop()  # ends the watches and their reader task before the channels go
+        keeper, self._lease_keeper = self._lease_keeper, None
+        if os.getpid() == self._pid:
+            # Background streams end before their channels go.
+            if hub is not None:
+                await hub.stop()
+            if keeper is not None:
+                await keeper.stop()
         self.loop = None
         prober = self.prober.stop()
         if os.getpid() != self._pid:

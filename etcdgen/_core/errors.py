@@ -83,3 +83,11 @@ class WrongEventLoopError(EtcdError, RuntimeError):
 
 class ForkedProcessError(EtcdError, RuntimeError):
     """A client inherited through `os.fork()` cannot be used here; make a new one in the child."""
+
+
+class LeaseExpiredError(EtcdError):
+    """A managed lease was lost (expired, revoked elsewhere, or not renewed in time).
+
+    Keys attached to it are (or soon will be) deleted; whatever it guarded (a lock,
+    an election) is no longer held. Grant a new lease and start over.
+    """

@@ -38,6 +38,7 @@ from .._tokens import is_token_error
 from ..generated import methods
 from ..generated.errors import AuthNotEnabledError, RequestTooLargeError, error_from_rpc
 from ..generated.sync import RpcClients
+from .lease import LeaseKeeper
 from .watch import WatchHub
 
 AUTHENTICATE = sealed_spec(methods.AUTH_AUTHENTICATE)
@@ -55,6 +56,7 @@ class Connection:
         self.balancer = Balancer(config.endpoints, self.events)
         self.pool: ChannelPool[grpc.Channel] = ChannelPool(self._make_channel, _close)
         self._watch_hub: WatchHub | None = None
+        self._lease_keeper: LeaseKeeper | None = None
         self.tokens = TokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
         # Without credentials a refresh can do nothing: token errors are just errors.
@@ -129,6 +131,7 @@ class Connection:
         self.tokens.after_fork()
         # The reader thread did not follow: inherited watches end silently in the child.
         self._watch_hub = None
+        self._lease_keeper = None
 
     def watches(self) -> WatchHub:
         """The client's shared Watch stream, made on first use."""
@@ -138,6 +141,15 @@ class Connection:
             if self._watch_hub is None:
                 self._watch_hub = WatchHub(self)
             return self._watch_hub
+
+    def leases(self) -> LeaseKeeper:
+        """The client's shared LeaseKeepAlive stream, made on first use."""
+        with self._lock:
+            if self.closed:
+                raise ClientClosedError("the client is closed; create a new one")
+            if self._lease_keeper is None:
+                self._lease_keeper = LeaseKeeper(self)
+            return self._lease_keeper
 
     # -- auth -------------------------------------------------------------------------------
 
@@ -200,8 +212,13 @@ class Connection:
             self.closed = True
             self.active = False
             hub, self._watch_hub = self._watch_hub, None
-        if hub is not None and os.getpid() == self._pid:
-            hub.stop()  # ends the watches and their reader thread before the channels go
+            keeper, self._lease_keeper = self._lease_keeper, None
+        if os.getpid() == self._pid:
+            # Background streams end before their channels go.
+            if hub is not None:
+                hub.stop()
+            if keeper is not None:
+                keeper.stop()
         self.prober.stop()
         if os.getpid() == self._pid:
             self.pool.close()
