@@ -60,21 +60,23 @@ def test_lease_survives_member_restart(cluster: EtcdCluster) -> None:
 
 def test_async_lease_survives_member_restart(cluster: EtcdCluster) -> None:
     async def scenario() -> None:
-        async with etcdgen.AsyncClient(cluster.endpoints) as client:
-            async with client.lease(ttl=TTL) as lease:
-                await client.put("alf/key", "1", lease=lease)
-                keeper = client._connection.leases()
-                for _ in range(500):
-                    if keeper._stream is not None and keeper._stream.endpoint:
-                        break
-                    await asyncio.sleep(0.02)
-                member = next(m for m in cluster.members if m.endpoint == keeper._stream.endpoint)
-                await asyncio.to_thread(member.kill)
-                await asyncio.sleep(2 * TTL)  # the fault's duration, not a wait for the server
-                lease.check()
-                await asyncio.to_thread(member.restart)
-                await asyncio.sleep(TTL)
-                lease.check()
-                assert (await client.get("alf/key")).count == 1
+        async with (
+            etcdgen.AsyncClient(cluster.endpoints) as client,
+            client.lease(ttl=TTL) as lease,
+        ):
+            await client.put("alf/key", "1", lease=lease)
+            keeper = client._connection.leases()
+            for _ in range(500):
+                if keeper._stream is not None and keeper._stream.endpoint:
+                    break
+                await asyncio.sleep(0.02)
+            member = next(m for m in cluster.members if m.endpoint == keeper._stream.endpoint)
+            await asyncio.to_thread(member.kill)
+            await asyncio.sleep(2 * TTL)  # the fault's duration, not a wait for the server
+            lease.check()
+            await asyncio.to_thread(member.restart)
+            await asyncio.sleep(TTL)
+            lease.check()
+            assert (await client.get("alf/key")).count == 1
 
     asyncio.run(scenario())

@@ -125,7 +125,9 @@ CHILD = textwrap.dedent(
     """
     import sys, time, etcdgen
     with etcdgen.Client(sys.argv[1]) as client:
-        with client.lease(ttl=int(sys.argv[2]), on_lost=lambda e: print("lost:", e, flush=True)) as lease:
+        def told(error):
+            print("lost:", error, flush=True)
+        with client.lease(ttl=int(sys.argv[2]), on_lost=told) as lease:
             print("granted", lease.id, flush=True)
             if not lease.lost.wait(60):
                 print("never told", flush=True)
