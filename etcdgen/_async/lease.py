@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .._core.errors import ClientClosedError, EtcdError, ForkedProcessError, LeaseExpiredError
 from .._core.lease_state import KeepAliveSchedule, LeaseState
 from .._core.timeout import DEFAULT
+from .._tokens import is_token_failure
 from ..generated import methods
 from ..generated.errors import LeaseNotFoundError
 from ..generated.etcdserverpb import rpc_pb2
@@ -166,6 +167,8 @@ class AsyncLeaseKeeper:
         failures = 0
         while not self._stopping:
             done = asyncio.Event()
+            sent_with = self.connection.tokens.metadata
+            refresh_token = False
             try:
                 stream = self.connection.invoker.stream_stream(
                     methods.LEASE_LEASE_KEEP_ALIVE, self._requests(done), None
@@ -181,8 +184,9 @@ class AsyncLeaseKeeper:
                     self._report([lost] if lost is not None else [])
             except _FATAL:
                 return
-            except EtcdError:
+            except EtcdError as error:
                 failures += 1
+                refresh_token = is_token_failure(error)
             except asyncio.CancelledError:
                 if self._stopping:
                     return
@@ -192,6 +196,9 @@ class AsyncLeaseKeeper:
                 self._stream = None
             if self._stopping:
                 return
+            if refresh_token:
+                with contextlib.suppress(EtcdError):  # the next open reports a lasting failure
+                    await self.connection.tokens.refresh(sent_with)
             self._report(self.schedule.expired(time.monotonic()))
             delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** max(failures - 1, 0))
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))

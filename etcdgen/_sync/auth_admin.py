@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from .._core.errors import EtcdError
@@ -27,6 +29,8 @@ from ..kv import KeyLike
 from .connection import Connection
 
 _AUTHENTICATE = sealed_spec(methods.AUTH_AUTHENTICATE)
+#: AuthStatus came with etcd 3.5: absent when this copy is generated from 3.4's API.
+_AUTH_STATUS: Any = getattr(methods, "AUTH_AUTH_STATUS", None)
 _USER_ADD = sealed_spec(methods.AUTH_USER_ADD)
 _USER_CHANGE_PASSWORD = sealed_spec(methods.AUTH_USER_CHANGE_PASSWORD)
 #: etcd refuses user names with a NUL byte, so no user has this one.
@@ -54,13 +58,16 @@ class AuthAdmin:
         call with a user name that cannot exist, which tells "auth is not enabled"
         apart from "authentication failed".
         """
-        try:
-            reply = self.rpc.auth.auth_status(timeout=timeout)
-        except EtcdError as error:
-            if error.code is not grpc.StatusCode.UNIMPLEMENTED:
-                raise
-        else:
-            return AuthStatus(reply.enabled, reply.authRevision)
+        if _AUTH_STATUS is not None:
+            try:
+                reply = self._connection.invoker.unary_unary(
+                    _AUTH_STATUS, _AUTH_STATUS.request_type(), timeout
+                )
+            except EtcdError as error:
+                if error.code is not grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+            else:
+                return AuthStatus(reply.enabled, reply.authRevision)
         probe = sealed_authenticate(_NO_SUCH_USER, Secret(_NO_SUCH_USER))
         try:
             self._connection.invoker.unary_unary(_AUTHENTICATE, probe, timeout)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from .._core.errors import ClientClosedError, EtcdError, ForkedProcessError, LeaseExpiredError
 from .._core.lease_state import KeepAliveSchedule, LeaseState
 from .._core.timeout import DEFAULT
+from .._tokens import is_token_failure
 from ..generated import methods
 from ..generated.errors import LeaseNotFoundError
 from ..generated.etcdserverpb import rpc_pb2
@@ -175,6 +176,8 @@ class LeaseKeeper:
         failures = 0
         while not self._stop.is_set():
             done = threading.Event()
+            sent_with = self.connection.tokens.metadata
+            refresh_token = False
             try:
                 stream = self.connection.invoker.stream_stream(
                     methods.LEASE_LEASE_KEEP_ALIVE, self._requests(done), None
@@ -193,8 +196,9 @@ class LeaseKeeper:
                         self._report([lost] if lost is not None else [])
             except _FATAL:
                 return
-            except EtcdError:
+            except EtcdError as error:
                 failures += 1
+                refresh_token = is_token_failure(error)
             finally:
                 done.set()
                 with self._lock:
@@ -202,6 +206,9 @@ class LeaseKeeper:
                     self._changed.notify_all()
             if self._stop.is_set():
                 return
+            if refresh_token:
+                with contextlib.suppress(EtcdError):  # the next open reports a lasting failure
+                    self.connection.tokens.refresh(sent_with)
             with self._lock:
                 self._report(self.schedule.expired(time.monotonic()))
             delay = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** max(failures - 1, 0))

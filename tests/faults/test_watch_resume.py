@@ -293,3 +293,40 @@ def _refused(server: EtcdServer, metadata: object) -> bool:
         except grpc.RpcError as error:
             return "invalid auth token" in (error.details() or "")
         return False
+
+
+def test_async_watch_survives_token_expiry(etcd_binary: EtcdBinary) -> None:
+    with EtcdServer(binary=etcd_binary, extra_args=["--auth-token-ttl", "2"]) as server:
+        with etcdgen.Client(server.endpoint) as admin:
+            admin.user_add("root", "rootpw")
+            admin.role_add("root")
+            admin.user_grant_role("root", "root")
+            admin.auth_enable()
+
+        async def scenario() -> tuple[list[int], list[int], int]:
+            expected: list[int] = []
+            received: list[int] = []
+            async with (
+                etcdgen.AsyncClient(server.endpoint, username="root", password="rootpw") as client,
+                client.watch("atok/", prefix=True) as watch,
+            ):
+                for round_ in range(3):
+                    expected.append((await client.put(f"atok/{round_}", "1")).header.revision)
+                    stale = client._connection.tokens.metadata
+                    await asyncio.to_thread(wait_until_refused, server, stale)
+                    # A new watch on the stream needs a fresh token: the stream re-opens.
+                    async with client.watch(f"asecond/{round_}") as second:
+                        value = (await client.put(f"asecond/{round_}", "2")).header.revision
+                        response = await second.get(timeout=10)
+                        assert response is not None
+                        assert [e.kv.mod_revision for e in response.events] == [value]
+                    expected.append((await client.put(f"atok/{round_}b", "1")).header.revision)
+                    while len(received) < len(expected):
+                        response = await watch.get(timeout=10)
+                        assert response is not None, "the watch stalled"
+                        received.extend(e.kv.mod_revision for e in response.events)
+                return expected, received, client._connection.watches().opens
+
+        expected, received, opens = asyncio.run(scenario())
+    report(f"async: token expired 3 times (stream opened {opens} times)", expected, received)
+    assert opens >= 4

@@ -26,6 +26,8 @@ from etcdgen.testing import EtcdBinary, EtcdServer
 ROOT_PASSWORD = "root-Pa55-word"
 ALICE_PASSWORD = "alice-S3cret-pw"
 TTL = 2
+#: Every password these tests use (checked against logs and error texts).
+PASSWORDS = (ROOT_PASSWORD, ALICE_PASSWORD, "wrong-password-1", "another-Secret-9", "bob-new-pw")
 EXPIRIES = 5
 WORKERS = 16
 
@@ -75,6 +77,19 @@ def wait_until_refused(endpoint: str, token: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail("the simple token never expired")
         time.sleep(TTL + 1.2)
+
+
+@pytest.fixture(autouse=True)
+def no_password_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test here runs with DEBUG logging; no record may show a password."""
+    with caplog.at_level(logging.DEBUG):
+        yield
+    text = "\n".join(
+        f"{record.getMessage()} {record.exc_text or ''} {record.__dict__}"
+        for record in caplog.records
+    )
+    for secret in PASSWORDS:
+        assert secret not in text
 
 
 class Recorder:
@@ -254,8 +269,11 @@ def test_sixteen_threads_share_one_login_per_expiry(auth_server: EtcdServer) -> 
                 with count_lock:
                     calls += 2
 
+        watch = alice.watch("app/w", prefix=True)  # open across every expiry
+        lease = alice.lease(ttl=TTL * 3).grant()  # kept alive across every expiry
+        watched: list[int] = []
         logins_before = recorder.logins
-        for _ in range(EXPIRIES):
+        for round_ in range(EXPIRIES):
             stale = alice._connection.tokens.token
             assert stale is not None
             wait_until_refused(auth_server.endpoint, stale)
@@ -269,11 +287,21 @@ def test_sixteen_threads_share_one_login_per_expiry(auth_server: EtcdServer) -> 
             for thread in threads:
                 thread.join(timeout=60)
             assert alice._connection.tokens.token != stale
+            while len(watched) < WORKERS * 10 * (round_ + 1):
+                response = watch.get(timeout=10)
+                assert response is not None, "the watch stopped delivering"
+                watched.extend(e.kv.mod_revision for e in response.events)
+            lease.check()
         logins = recorder.logins - logins_before
+        assert alice.lease_time_to_live(lease.id).TTL > 0
+        watch.cancel()
+        lease.revoke()
     print(
-        f"calls {calls}, expiries {EXPIRIES}, Authenticate calls {logins}, failed {len(failures)}"
+        f"calls {calls}, expiries {EXPIRIES}, Authenticate calls {logins}, failed "
+        f"{len(failures)}, watched puts {len(watched)}, lease lost {lease.lost.is_set()}"
     )
     assert not failures, failures[:3]
+    assert len(watched) == len(set(watched)) == WORKERS * 10 * EXPIRIES
     assert logins == EXPIRIES  # one per expiry, not one per thread
 
 
@@ -295,13 +323,22 @@ def test_sixteen_tasks_share_one_login_per_expiry(auth_server: EtcdServer) -> No
                     except BaseException as error:  # counted and reported
                         failures.append(error)
 
-            before = recorder.logins
-            for _ in range(EXPIRIES):
-                stale = alice._connection.tokens.token
-                assert stale is not None
-                await asyncio.to_thread(wait_until_refused, auth_server.endpoint, stale)
-                await asyncio.gather(*(burst(w) for w in range(WORKERS)))
-                assert alice._connection.tokens.token != stale
+            watched: list[int] = []
+            async with alice.watch("app/t", prefix=True) as watch, alice.lease(TTL * 3) as lease:
+                before = recorder.logins
+                for round_ in range(EXPIRIES):
+                    stale = alice._connection.tokens.token
+                    assert stale is not None
+                    await asyncio.to_thread(wait_until_refused, auth_server.endpoint, stale)
+                    await asyncio.gather(*(burst(w) for w in range(WORKERS)))
+                    assert alice._connection.tokens.token != stale
+                    while len(watched) < WORKERS * 10 * (round_ + 1):
+                        response = await watch.get(timeout=10)
+                        assert response is not None, "the watch stopped delivering"
+                        watched.extend(e.kv.mod_revision for e in response.events)
+                    lease.check()
+                assert (await alice.lease_time_to_live(lease.id)).TTL > 0
+            assert len(watched) == len(set(watched)) == WORKERS * 10 * EXPIRIES
             return recorder.logins - before, failures
 
     logins, failures = asyncio.run(scenario())
@@ -310,18 +347,28 @@ def test_sixteen_tasks_share_one_login_per_expiry(auth_server: EtcdServer) -> No
     assert logins == EXPIRIES
 
 
-def test_member_restart_forgets_tokens_and_calls_go_on(auth_server: EtcdServer) -> None:
+def test_member_restart_forgets_tokens_and_a_watch_goes_on(auth_server: EtcdServer) -> None:
     recorder = Recorder()
-    with etcdgen.Client(
-        auth_server.endpoint, username="alice", password=ALICE_PASSWORD, event_hook=recorder
-    ) as alice:
-        alice.put("app/r", "1")
+    with (
+        etcdgen.Client(
+            auth_server.endpoint, username="alice", password=ALICE_PASSWORD, event_hook=recorder
+        ) as alice,
+        alice.watch("app/r", prefix=True) as watch,
+    ):
+        first = alice.put("app/r", "1").header.revision
         logins = recorder.logins
-        auth_server.restart()
-        alice.put("app/r", "2")  # the new process knows no simple token: one login, resent
+        auth_server.restart()  # the new process knows no simple token
+        second = alice.put("app/r", "2").header.revision  # one login, then resent
+        third = alice.put("app/r2", "3").header.revision
         assert alice.get("app/r").kvs[0].value == b"2"
-        if auth_server.version.startswith("3.5") or auth_server.version.startswith("3.4"):
-            assert recorder.logins == logins + 1
+        received: list[int] = []
+        while len(received) < 3:
+            response = watch.get(timeout=15)
+            assert response is not None, "the watch did not continue after the restart"
+            received.extend(e.kv.mod_revision for e in response.events)
+        assert received == [first, second, third]
+        # The unary calls and the watch's re-created stream share one refresh.
+        assert recorder.logins == logins + 1
 
 
 # -- JWT ------------------------------------------------------------------------------------------
