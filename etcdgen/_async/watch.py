@@ -210,7 +210,8 @@ class AsyncWatchHub:
                         stream.cancel()
                         break
             except _FATAL as error:
-                self._end_all(error)
+                # Closed by the client's own close(): the watches just end.
+                self._end_all(None if self._stopping else error)
                 return
             except EtcdError as error:
                 refresh_token = is_token_failure(error)

@@ -220,7 +220,8 @@ class WatchHub:
                         stream.cancel()
                         break
             except _FATAL as error:
-                self._end_all(error)
+                # Closed by the client's own close(): the watches just end.
+                self._end_all(None if self._stop.is_set() else error)
                 return
             except EtcdError as error:
                 refresh_token = is_token_failure(error)
