@@ -25,6 +25,7 @@ MODULES = {
         "`Client`: the blocking etcd v3 client (same methods as `AsyncClient`, without await)."
     ),
     "auth_admin.py": "`AuthAdmin`: users, roles and permissions, as methods of `Client`.",
+    "concurrency.py": "`Session`, `Mutex`, `Election`: Go's `concurrency` recipes, blocking.",
 }
 SOURCES = ROOT / "etcdgen" / "_async"
 TARGETS = ROOT / "etcdgen" / "_sync"
@@ -35,6 +36,10 @@ NAMES = {
     "AsyncAuthAdmin": "AuthAdmin",
     "AsyncWatch": "Watch",
     "AsyncLease": "Lease",
+    "AsyncSession": "Session",
+    "AsyncMutex": "Mutex",
+    "AsyncElection": "Election",
+    "AsyncLockHold": "LockHold",
     "AsyncWatchCallback": "WatchCallback",
     "AsyncErrorCallback": "ErrorCallback",
     "AsyncConnection": "Connection",

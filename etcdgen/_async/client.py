@@ -45,6 +45,7 @@ from ..kv import (
     watch_options,
 )
 from .auth_admin import AsyncAuthAdmin
+from .concurrency import AsyncLockHold
 from .connection import AsyncConnection
 from .lease import AsyncLease
 from .watch import AsyncErrorCallback, AsyncWatch, AsyncWatchCallback
@@ -382,6 +383,14 @@ class AsyncClient(AsyncAuthAdmin):
             lease_id_arg(id, allow_none=True),
             on_lost,
         )
+
+    def lock(self, name: KeyLike, *, ttl: int = 60, timeout: Timeout = DEFAULT) -> AsyncLockHold:
+        """`async with client.lock("locks/job"):` a Mutex on a session of its own.
+
+        The same lock as Go's `concurrency.Mutex` and `etcdctl lock` on that name;
+        leaving the block revokes the session, which releases the lock.
+        """
+        return AsyncLockHold(self, name, lease_ttl_arg(ttl), timeout)
 
     # -- watches ------------------------------------------------------------------------------
 

@@ -91,3 +91,22 @@ class LeaseExpiredError(EtcdError):
     Keys attached to it are (or soon will be) deleted; whatever it guarded (a lock,
     an election) is no longer held. Grant a new lease and start over.
     """
+
+
+class LockedError(EtcdError):
+    """`Mutex.try_lock()`: another session holds the lock."""
+
+
+class SessionExpiredError(EtcdError):
+    """A concurrency session's lease was lost: its locks and leadership are gone.
+
+    Make a new `Session` (and take the lock again) before going on.
+    """
+
+
+class ElectionNotLeaderError(EtcdError):
+    """`Election.proclaim()` by a session that is not (or no longer) the leader."""
+
+
+class NoLeaderElectedError(EtcdError):
+    """`Election.leader()` while no candidate holds the election."""

@@ -40,6 +40,7 @@ from ..kv import (
     watch_options,
 )
 from .auth_admin import AuthAdmin
+from .concurrency import LockHold
 from .connection import Connection
 from .lease import Lease
 from .watch import ErrorCallback, Watch, WatchCallback
@@ -377,6 +378,14 @@ class Client(AuthAdmin):
             lease_id_arg(id, allow_none=True),
             on_lost,
         )
+
+    def lock(self, name: KeyLike, *, ttl: int = 60, timeout: Timeout = DEFAULT) -> LockHold:
+        """`with client.lock("locks/job"):` a Mutex on a session of its own.
+
+        The same lock as Go's `concurrency.Mutex` and `etcdctl lock` on that name;
+        leaving the block revokes the session, which releases the lock.
+        """
+        return LockHold(self, name, lease_ttl_arg(ttl), timeout)
 
     # -- watches ------------------------------------------------------------------------------
 

@@ -1,0 +1,37 @@
+"""Go's `client/v3/concurrency` recipes: sessions, locks and elections.
+
+    from etcdgen.concurrency import Session, Mutex, Election
+    with Session(client, ttl=60) as session, Mutex(session, "locks/job"):
+        ...
+
+The asyncio forms carry an `Async` prefix in this same module (`AsyncSession`,
+`AsyncMutex`, `AsyncElection`), as `AsyncClient` does beside `Client`. Key
+layouts and waiting are Go's, so these interoperate with Go services and with
+`etcdctl lock` / `etcdctl elect` (see `etcdgen/_async/concurrency.py`).
+"""
+
+from __future__ import annotations
+
+from ._async.concurrency import AsyncElection, AsyncLockHold, AsyncMutex, AsyncSession
+from ._core.errors import (
+    ElectionNotLeaderError,
+    LockedError,
+    NoLeaderElectedError,
+    SessionExpiredError,
+)
+from ._sync.concurrency import Election, LockHold, Mutex, Session
+
+__all__ = [
+    "AsyncElection",
+    "AsyncLockHold",
+    "AsyncMutex",
+    "AsyncSession",
+    "Election",
+    "ElectionNotLeaderError",
+    "LockHold",
+    "LockedError",
+    "Mutex",
+    "NoLeaderElectedError",
+    "Session",
+    "SessionExpiredError",
+]
