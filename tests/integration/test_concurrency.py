@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -84,63 +85,69 @@ def test_eight_processes_share_one_mutex(etcd: EtcdServer) -> None:
     with etcdgen.Client(etcd.endpoint) as client:
         counter = int(client.get("counter").kvs[0].value)
     intervals.sort()
-    overlaps = sum(1 for a, b in zip(intervals, intervals[1:]) if b[0] < a[1])
+    overlaps = sum(1 for a, b in itertools.pairwise(intervals) if b[0] < a[1])
     print(f"{len(intervals)} acquisitions, counter {counter}, overlapping holders {overlaps}")
     assert counter == PROCESSES * ROUNDS
     assert overlaps == 0
 
 
 def test_try_lock_relock_and_fencing(etcd: EtcdServer) -> None:
-    with etcdgen.Client(etcd.endpoint) as client, Session(client, ttl=10) as one:
-        with Session(client, ttl=10) as two:
-            first, second = Mutex(one, "locks/a"), Mutex(two, "locks/a")
-            first.lock()
-            assert first.key == f"locks/a/{one.lease_id:x}".encode()
-            with pytest.raises(LockedError):
-                second.try_lock()
-            assert client.get("locks/a/", prefix=True).count == 1  # the loser's key is gone
-            Mutex(one, "locks/a").lock()  # the same session: held already, as in Go
-            fence = first.is_owner()
-            guarded = client.txn(compare=[fence], success=[etcdgen.Op.put("f", "1")])
-            assert guarded.succeeded
-            first.unlock()
-            # A write fenced by a released lock is refused.
-            assert not client.txn(compare=[fence], success=[etcdgen.Op.put("f", "2")]).succeeded
+    with (
+        etcdgen.Client(etcd.endpoint) as client,
+        Session(client, ttl=10) as one,
+        Session(client, ttl=10) as two,
+    ):
+        first, second = Mutex(one, "locks/a"), Mutex(two, "locks/a")
+        first.lock()
+        assert first.key == f"locks/a/{one.lease_id:x}".encode()
+        with pytest.raises(LockedError):
             second.try_lock()
-            second.unlock()
+        assert client.get("locks/a/", prefix=True).count == 1  # the loser's key is gone
+        Mutex(one, "locks/a").lock()  # the same session: held already, as in Go
+        fence = first.is_owner()
+        guarded = client.txn(compare=[fence], success=[etcdgen.Op.put("f", "1")])
+        assert guarded.succeeded
+        first.unlock()
+        # A write fenced by a released lock is refused.
+        assert not client.txn(compare=[fence], success=[etcdgen.Op.put("f", "2")]).succeeded
+        second.try_lock()
+        second.unlock()
 
 
 def test_election_leader_proclaim_resign_and_observe(etcd: EtcdServer) -> None:
-    with etcdgen.Client(etcd.endpoint) as client:
-        with Session(client, ttl=10) as one, Session(client, ttl=10) as two:
-            first, second = Election(one, "elect/svc"), Election(two, "elect/svc")
-            with pytest.raises(etcdgen.concurrency.NoLeaderElectedError):
-                first.leader()
-            first.campaign("node-1")
-            assert first.leader().value == b"node-1"
-            seen: list[bytes] = []
+    with (
+        etcdgen.Client(etcd.endpoint) as client,
+        Session(client, ttl=10) as one,
+        Session(client, ttl=10) as two,
+    ):
+        first, second = Election(one, "elect/svc"), Election(two, "elect/svc")
+        with pytest.raises(etcdgen.concurrency.NoLeaderElectedError):
+            first.leader()
+        first.campaign("node-1")
+        assert first.leader().value == b"node-1"
+        seen: list[bytes] = []
 
-            def observe() -> None:
-                for kv in Election(one, "elect/svc").observe():
-                    seen.append(kv.value)
-                    if len(seen) == 3:
-                        return
+        def observe() -> None:
+            for kv in Election(one, "elect/svc").observe():
+                seen.append(kv.value)
+                if len(seen) == 3:
+                    return
 
-            watcher = threading.Thread(target=observe)
-            watcher.start()
-            wait_for(lambda: seen, "the first observation")
-            first.proclaim("node-1b")
-            campaigner = threading.Thread(target=second.campaign, args=("node-2",))
-            campaigner.start()
-            wait_for(lambda: client.get("elect/svc/", prefix=True).count == 2, "the 2nd candidate")
-            assert first.leader().value == b"node-1b"
-            first.resign()
-            campaigner.join(10)
-            watcher.join(10)
-            assert seen == [b"node-1", b"node-1b", b"node-2"]
-            assert second.leader().value == b"node-2"
-            with pytest.raises(etcdgen.concurrency.ElectionNotLeaderError):
-                first.proclaim("stale")
+        watcher = threading.Thread(target=observe)
+        watcher.start()
+        wait_for(lambda: seen, "the first observation")
+        first.proclaim("node-1b")
+        campaigner = threading.Thread(target=second.campaign, args=("node-2",))
+        campaigner.start()
+        wait_for(lambda: client.get("elect/svc/", prefix=True).count == 2, "the 2nd candidate")
+        assert first.leader().value == b"node-1b"
+        first.resign()
+        campaigner.join(10)
+        watcher.join(10)
+        assert seen == [b"node-1", b"node-1b", b"node-2"]
+        assert second.leader().value == b"node-2"
+        with pytest.raises(etcdgen.concurrency.ElectionNotLeaderError):
+            first.proclaim("stale")
 
 
 # -- interop with etcdctl --------------------------------------------------------------------------
