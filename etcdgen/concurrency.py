@@ -13,25 +13,34 @@ layouts and waiting are Go's, so these interoperate with Go services and with
 from __future__ import annotations
 
 from ._async.concurrency import AsyncElection, AsyncLockHold, AsyncMutex, AsyncSession
+from ._async.stm import AsyncSTM, async_stm
 from ._core.errors import (
     ElectionNotLeaderError,
     LockedError,
     NoLeaderElectedError,
     SessionExpiredError,
+    STMConflictError,
 )
 from ._sync.concurrency import Election, LockHold, Mutex, Session
+from ._sync.stm import STM, Isolation, stm
 
 __all__ = [
+    "STM",
     "AsyncElection",
     "AsyncLockHold",
     "AsyncMutex",
+    "AsyncSTM",
     "AsyncSession",
     "Election",
     "ElectionNotLeaderError",
+    "Isolation",
     "LockHold",
     "LockedError",
     "Mutex",
     "NoLeaderElectedError",
+    "STMConflictError",
     "Session",
     "SessionExpiredError",
+    "async_stm",
+    "stm",
 ]

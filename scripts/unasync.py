@@ -26,6 +26,7 @@ MODULES = {
     ),
     "auth_admin.py": "`AuthAdmin`: users, roles and permissions, as methods of `Client`.",
     "concurrency.py": "`Session`, `Mutex`, `Election`: Go's `concurrency` recipes, blocking.",
+    "stm.py": "`stm`: software transactional memory over etcd transactions (blocking).",
 }
 SOURCES = ROOT / "etcdgen" / "_async"
 TARGETS = ROOT / "etcdgen" / "_sync"
@@ -40,6 +41,8 @@ NAMES = {
     "AsyncMutex": "Mutex",
     "AsyncElection": "Election",
     "AsyncLockHold": "LockHold",
+    "AsyncSTM": "STM",
+    "async_stm": "stm",
     "AsyncWatchCallback": "WatchCallback",
     "AsyncErrorCallback": "ErrorCallback",
     "AsyncConnection": "Connection",
@@ -60,6 +63,10 @@ PHRASES = {
     "async def ": "def ",
     "await ": "",
     "..generated.aio ": "..generated.sync ",
+    "Callable[[AsyncSTM], Awaitable[object]]": "Callable[[AsyncSTM], object]",
+    "from collections.abc import Awaitable, Callable, Iterable": (
+        "from collections.abc import Callable, Iterable"
+    ),
 }
 
 HEADER = '''# Generated from etcdgen/_async/{name} by scripts/unasync.py. Do not edit.

@@ -110,3 +110,7 @@ class ElectionNotLeaderError(EtcdError):
 
 class NoLeaderElectedError(EtcdError):
     """`Election.leader()` while no candidate holds the election."""
+
+
+class STMConflictError(EtcdError):
+    """An STM transaction kept conflicting past its `max_attempts`."""
