@@ -39,7 +39,7 @@ def test_concurrent_transfers_keep_the_total(etcd: EtcdServer, isolation: str) -
             for _ in range(15):
                 source, target = rng.sample(names, 2)
 
-                def transfer(txn: STM) -> None:
+                def transfer(txn: STM, source: str = source, target: str = target) -> None:
                     have = int(txn.get(source) or 0)
                     amount = min(have, rng.randint(1, 10))
                     txn.put(source, str(have - amount))
