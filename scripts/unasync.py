@@ -63,6 +63,7 @@ PHRASES = {
     "async def ": "def ",
     "await ": "",
     "..generated.aio ": "..generated.sync ",
+    "..generated.aio import": "..generated.sync import",
     "Callable[[AsyncSTM], Awaitable[object]]": "Callable[[AsyncSTM], object]",
     "from collections.abc import Awaitable, Callable, Iterable": (
         "from collections.abc import Callable, Iterable"

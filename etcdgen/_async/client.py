@@ -13,16 +13,19 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
 from .._core.config import make_config
 from .._core.errors import LeaseExpiredError
 from .._core.events import EventHook
+from .._core.namespace import Namespace, NamespacedInvoker
 from .._core.retry import DEFAULT_RETRY, RetrySettings
 from .._core.timeout import DEFAULT, Timeout
 from .._core.validate import flag
 from .._core.watch_state import DEFAULT_MAX_BUFFERED
+from ..generated.aio import AsyncRpcClients
 from ..generated.errors import LeaseNotFoundError
 from ..generated.etcdserverpb import rpc_pb2
 from ..generated.mvccpb import kv_pb2
@@ -90,6 +93,11 @@ class AsyncClient(AsyncAuthAdmin):
             changes, evictions and endpoint list changes (must be quick; errors
             from it are swallowed).
     """
+
+    #: Set on `with_namespace` views only.
+    _namespace: Namespace | None = None
+    #: Warns if the client is dropped unclosed (a no-op on views).
+    _finalizer: Any
 
     def __init__(
         self,
@@ -164,9 +172,42 @@ class AsyncClient(AsyncAuthAdmin):
         """
         return await self._connection.sync_endpoints(timeout)
 
+    def with_namespace(self, prefix: KeyLike) -> AsyncClient:
+        """A view of this client whose keys all live under `prefix` (Go's `namespace`).
+
+        Keys in its requests get `prefix` in front, keys in its responses lose it:
+        gets, puts, deletes, transactions (compares and operations), watches and
+        their events, lease key lists, and the recipes (`Session`, `Mutex`, ...) run
+        on it. A range over every key (`prefix=True` on "", `from_key=True`) stays
+        inside the namespace. The view shares this client's connection: closing it
+        does nothing, closing this client ends both. Views nest (prefixes add up).
+        """
+        inner = Namespace(to_bytes(prefix, "prefix"))
+        if self._namespace is not None:
+            inner = Namespace(self._namespace.prefix + inner.prefix)
+        view = object.__new__(type(self))
+        view.config = self.config
+        view._connection = self._connection
+        view._namespace = inner
+        invoker: Any = NamespacedInvoker(self._connection.invoker, inner)
+        view.rpc = AsyncRpcClients(invoker)
+        view._finalizer = weakref.finalize(view, _view_collected)
+        return view
+
+    @property
+    def namespace(self) -> bytes:
+        """The key prefix of this view (`with_namespace`); b"" for the client itself."""
+        return self._namespace.prefix if self._namespace is not None else b""
+
     async def close(self) -> None:
-        """Release channels and background work; later calls raise `ClientClosedError`."""
+        """Release channels and background work; later calls raise `ClientClosedError`.
+
+        On a `with_namespace` view this does nothing: the client it came from owns
+        the connection.
+        """
         self._finalizer.detach()
+        if self._namespace is not None:
+            return
         await self._connection.close()
 
     async def __aenter__(self) -> AsyncClient:
@@ -439,7 +480,9 @@ class AsyncClient(AsyncAuthAdmin):
             progress_notify=progress_notify,
             fragment=fragment,
         )
-        return self._connection.watches().watch(options, max_buffered_arg(max_buffered))
+        return self._connection.watches(self._namespace).watch(
+            options, max_buffered_arg(max_buffered)
+        )
 
     def add_watch_callback(
         self,
@@ -476,7 +519,7 @@ class AsyncClient(AsyncAuthAdmin):
             progress_notify=progress_notify,
             fragment=fragment,
         )
-        return self._connection.watches().add_callback(
+        return self._connection.watches(self._namespace).add_callback(
             options, max_buffered_arg(max_buffered), callback, on_error
         )
 
@@ -543,3 +586,7 @@ def _collected(connection: AsyncConnection, name: str) -> None:
         stacklevel=2,
     )
     connection.close_abandoned()
+
+
+def _view_collected() -> None:
+    """A namespace view was garbage-collected: nothing to release (it owns no connection)."""

@@ -30,6 +30,7 @@ from .._core.endpoints import Endpoint
 from .._core.errors import ClientClosedError, ForkedProcessError, WrongEventLoopError
 from .._core.events import Events
 from .._core.flow import Decisions
+from .._core.namespace import Namespace, NamespacedInvoker
 from .._core.pool import ChannelPool
 from .._core.secret import sealed_authenticate, sealed_spec
 from .._core.timeout import DEFAULT, Timeout
@@ -59,7 +60,8 @@ class AsyncConnection:
         self.events = Events(config.event_hook)
         self.balancer = Balancer(config.endpoints, self.events)
         self.pool: ChannelPool[aio.Channel] = ChannelPool(self._make_channel, self._close_channel)
-        self._watch_hub: AsyncWatchHub | None = None
+        #: One shared Watch stream per namespace (b"": the client's own keys).
+        self._watch_hubs: dict[bytes, AsyncWatchHub] = {}
         self._lease_keeper: AsyncLeaseKeeper | None = None
         self.tokens = AsyncTokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
@@ -150,7 +152,7 @@ class AsyncConnection:
             self.pool.abandon()
             self.tokens.forget()
             self.prober.forget_task()
-            self._watch_hub = None  # its task died with the loop; its watches are over
+            self._watch_hubs = {}  # its task died with the loop; its watches are over
             self._lease_keeper = None
         self._bound = loop
         self.prober.start(loop)
@@ -187,16 +189,21 @@ class AsyncConnection:
             self._inherited = True
         self.prober.forget_task()
         self.tokens.forget()
-        self._watch_hub = None
+        self._watch_hubs = {}
         self._lease_keeper = None
 
-    def watches(self) -> AsyncWatchHub:
-        """The client's shared Watch stream, made on first use (in the client's loop)."""
+    def watches(self, namespace: Namespace | None = None) -> AsyncWatchHub:
+        """The shared Watch stream of the client (or of one of its namespaces)."""
         if self.closed:
             raise ClientClosedError("the client is closed; create a new one")
-        if self._watch_hub is None:
-            self._watch_hub = AsyncWatchHub(self)
-        return self._watch_hub
+        key = namespace.prefix if namespace is not None else b""
+        hub = self._watch_hubs.get(key)
+        if hub is None:
+            invoker = (
+                self.invoker if namespace is None else NamespacedInvoker(self.invoker, namespace)
+            )
+            hub = self._watch_hubs[key] = AsyncWatchHub(self, invoker)
+        return hub
 
     def leases(self) -> AsyncLeaseKeeper:
         """The client's shared LeaseKeepAlive stream, made on first use."""
@@ -262,11 +269,11 @@ class AsyncConnection:
         if self.closed:
             return
         self.closed = True
-        hub, self._watch_hub = self._watch_hub, None
+        hubs, self._watch_hubs = list(self._watch_hubs.values()), {}
         keeper, self._lease_keeper = self._lease_keeper, None
         if os.getpid() == self._pid:
             # Background streams end before their channels go.
-            if hub is not None:
+            for hub in hubs:
                 await hub.stop()
             if keeper is not None:
                 await keeper.stop()

@@ -126,8 +126,10 @@ class AsyncWatch:
 class AsyncWatchHub:
     """The client's Watch stream and its reader task (started by the first watch)."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, invoker: Any) -> None:
         self.connection = connection
+        #: The connection's invoker, or a namespaced one around it.
+        self.invoker = invoker
         self.mux = WatchMux()
         self._handles: dict[Watcher, AsyncWatch] = {}
         self._requests: asyncio.Queue[rpc_pb2.WatchRequest | None] | None = None
@@ -195,9 +197,7 @@ class AsyncWatchHub:
             requests: asyncio.Queue[rpc_pb2.WatchRequest | None] = asyncio.Queue()
             refresh_token = False
             try:
-                stream = self.connection.invoker.stream_stream(
-                    methods.WATCH_WATCH, _drain(requests), None
-                )
+                stream = self.invoker.stream_stream(methods.WATCH_WATCH, _drain(requests), None)
                 self._requests, self._stream = requests, stream
                 self.opens += 1
                 self.send(self.mux.stream_opened())

@@ -8,12 +8,14 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
 from .._core.config import make_config
 from .._core.errors import LeaseExpiredError
 from .._core.events import EventHook
+from .._core.namespace import Namespace, NamespacedInvoker
 from .._core.retry import DEFAULT_RETRY, RetrySettings
 from .._core.timeout import DEFAULT, Timeout
 from .._core.validate import flag
@@ -21,6 +23,7 @@ from .._core.watch_state import DEFAULT_MAX_BUFFERED
 from ..generated.errors import LeaseNotFoundError
 from ..generated.etcdserverpb import rpc_pb2
 from ..generated.mvccpb import kv_pb2
+from ..generated.sync import RpcClients
 from ..kv import (
     KeyLike,
     LeaseLike,
@@ -85,6 +88,11 @@ class Client(AuthAdmin):
             changes, evictions and endpoint list changes (must be quick; errors
             from it are swallowed).
     """
+
+    #: Set on `with_namespace` views only.
+    _namespace: Namespace | None = None
+    #: Warns if the client is dropped unclosed (a no-op on views).
+    _finalizer: Any
 
     def __init__(
         self,
@@ -159,9 +167,42 @@ class Client(AuthAdmin):
         """
         return self._connection.sync_endpoints(timeout)
 
+    def with_namespace(self, prefix: KeyLike) -> Client:
+        """A view of this client whose keys all live under `prefix` (Go's `namespace`).
+
+        Keys in its requests get `prefix` in front, keys in its responses lose it:
+        gets, puts, deletes, transactions (compares and operations), watches and
+        their events, lease key lists, and the recipes (`Session`, `Mutex`, ...) run
+        on it. A range over every key (`prefix=True` on "", `from_key=True`) stays
+        inside the namespace. The view shares this client's connection: closing it
+        does nothing, closing this client ends both. Views nest (prefixes add up).
+        """
+        inner = Namespace(to_bytes(prefix, "prefix"))
+        if self._namespace is not None:
+            inner = Namespace(self._namespace.prefix + inner.prefix)
+        view = object.__new__(type(self))
+        view.config = self.config
+        view._connection = self._connection
+        view._namespace = inner
+        invoker: Any = NamespacedInvoker(self._connection.invoker, inner)
+        view.rpc = RpcClients(invoker)
+        view._finalizer = weakref.finalize(view, _view_collected)
+        return view
+
+    @property
+    def namespace(self) -> bytes:
+        """The key prefix of this view (`with_namespace`); b"" for the client itself."""
+        return self._namespace.prefix if self._namespace is not None else b""
+
     def close(self) -> None:
-        """Release channels and background work; later calls raise `ClientClosedError`."""
+        """Release channels and background work; later calls raise `ClientClosedError`.
+
+        On a `with_namespace` view this does nothing: the client it came from owns
+        the connection.
+        """
         self._finalizer.detach()
+        if self._namespace is not None:
+            return
         self._connection.close()
 
     def __enter__(self) -> Client:
@@ -434,7 +475,9 @@ class Client(AuthAdmin):
             progress_notify=progress_notify,
             fragment=fragment,
         )
-        return self._connection.watches().watch(options, max_buffered_arg(max_buffered))
+        return self._connection.watches(self._namespace).watch(
+            options, max_buffered_arg(max_buffered)
+        )
 
     def add_watch_callback(
         self,
@@ -471,7 +514,7 @@ class Client(AuthAdmin):
             progress_notify=progress_notify,
             fragment=fragment,
         )
-        return self._connection.watches().add_callback(
+        return self._connection.watches(self._namespace).add_callback(
             options, max_buffered_arg(max_buffered), callback, on_error
         )
 
@@ -538,3 +581,7 @@ def _collected(connection: Connection, name: str) -> None:
         stacklevel=2,
     )
     connection.close_abandoned()
+
+
+def _view_collected() -> None:
+    """A namespace view was garbage-collected: nothing to release (it owns no connection)."""

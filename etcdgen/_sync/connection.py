@@ -30,6 +30,7 @@ from .._core.events import Events
 from .._core.flow import Decisions
 from .._core.health import Prober
 from .._core.invoker import GrpcInvoker
+from .._core.namespace import Namespace, NamespacedInvoker
 from .._core.pool import ChannelPool
 from .._core.secret import sealed_authenticate, sealed_spec
 from .._core.timeout import DEFAULT, Timeout
@@ -55,7 +56,8 @@ class Connection:
         self.events = Events(config.event_hook)
         self.balancer = Balancer(config.endpoints, self.events)
         self.pool: ChannelPool[grpc.Channel] = ChannelPool(self._make_channel, _close)
-        self._watch_hub: WatchHub | None = None
+        #: One shared Watch stream per namespace (b"": the client's own keys).
+        self._watch_hubs: dict[bytes, WatchHub] = {}
         self._lease_keeper: LeaseKeeper | None = None
         self.tokens = TokenSource(self._authenticate if config.username is not None else None)
         settings = config.call_settings
@@ -130,17 +132,24 @@ class Connection:
         self.prober.forget_thread()
         self.tokens.after_fork()
         # The reader thread did not follow: inherited watches end silently in the child.
-        self._watch_hub = None
+        self._watch_hubs = {}
         self._lease_keeper = None
 
-    def watches(self) -> WatchHub:
-        """The client's shared Watch stream, made on first use."""
+    def watches(self, namespace: Namespace | None = None) -> WatchHub:
+        """The shared Watch stream of the client (or of one of its namespaces)."""
+        key = namespace.prefix if namespace is not None else b""
         with self._lock:
             if self.closed:
                 raise ClientClosedError("the client is closed; create a new one")
-            if self._watch_hub is None:
-                self._watch_hub = WatchHub(self)
-            return self._watch_hub
+            hub = self._watch_hubs.get(key)
+            if hub is None:
+                invoker = (
+                    self.invoker
+                    if namespace is None
+                    else NamespacedInvoker(self.invoker, namespace)
+                )
+                hub = self._watch_hubs[key] = WatchHub(self, invoker)
+            return hub
 
     def leases(self) -> LeaseKeeper:
         """The client's shared LeaseKeepAlive stream, made on first use."""
@@ -211,11 +220,11 @@ class Connection:
                 return
             self.closed = True
             self.active = False
-            hub, self._watch_hub = self._watch_hub, None
+            hubs, self._watch_hubs = list(self._watch_hubs.values()), {}
             keeper, self._lease_keeper = self._lease_keeper, None
         if os.getpid() == self._pid:
             # Background streams end before their channels go.
-            if hub is not None:
+            for hub in hubs:
                 hub.stop()
             if keeper is not None:
                 keeper.stop()

@@ -21,7 +21,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._core.errors import ClientClosedError, EtcdError, ForkedProcessError
 from .._core.watch_state import Outcome, Watcher, WatchMux, WatchOptions
@@ -134,8 +134,10 @@ class Watch:
 class WatchHub:
     """The client's Watch stream and its reader thread (started by the first watch)."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, invoker: Any) -> None:
         self.connection = connection
+        #: The connection's invoker, or a namespaced one around it.
+        self.invoker = invoker
         self.lock = threading.Lock()
         self.mux = WatchMux()
         self._handles: dict[Watcher, Watch] = {}
@@ -203,9 +205,7 @@ class WatchHub:
             requests: queue.SimpleQueue[rpc_pb2.WatchRequest | None] = queue.SimpleQueue()
             refresh_token = False
             try:
-                stream = self.connection.invoker.stream_stream(
-                    methods.WATCH_WATCH, _drain(requests), None
-                )
+                stream = self.invoker.stream_stream(methods.WATCH_WATCH, _drain(requests), None)
                 with self.lock:
                     self._requests, self._stream = requests, stream
                     self.opens += 1
