@@ -22,6 +22,7 @@ from ._core.errors import (
     EtcdError,
     ForkedProcessError,
     LeaseExpiredError,
+    SnapshotError,
     UnavailableError,
     UnsupportedClusterError,
     WrongEventLoopError,
@@ -49,10 +50,19 @@ from .generated import ETCD_API_VERSION
 from .generated import errors as _generated_errors
 from .generated.errors import *  # noqa: F403  (one class per etcd error; see its __all__)
 from .kv import Compare, CompareTarget, Op
+from .operations import (
+    Alarm,
+    ConsistencyReport,
+    EndpointStatus,
+    HashKV,
+    Member,
+    MemberStatus,
+)
 
 __all__ = [
     "DEFAULT",
     "ETCD_API_VERSION",
+    "Alarm",
     "AsyncClient",
     "AsyncLease",
     "AsyncResponseStream",
@@ -64,15 +74,20 @@ __all__ = [
     "Compare",
     "CompareTarget",
     "ConnectionFailedError",
+    "ConsistencyReport",
     "Effect",
     "EndpointHealth",
+    "EndpointStatus",
     "EtcdError",
     "Event",
     "EventHook",
     "ForkedProcessError",
+    "HashKV",
     "InvalidEndpointError",
     "Lease",
     "LeaseExpiredError",
+    "Member",
+    "MemberStatus",
     "MethodPolicy",
     "MethodSpec",
     "Op",
@@ -81,6 +96,7 @@ __all__ = [
     "Retry",
     "RetrySettings",
     "Secret",
+    "SnapshotError",
     "Timeout",
     "UnavailableError",
     "UnsupportedClusterError",

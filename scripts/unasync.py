@@ -27,6 +27,7 @@ MODULES = {
     "auth_admin.py": "`AuthAdmin`: users, roles and permissions, as methods of `Client`.",
     "concurrency.py": "`Session`, `Mutex`, `Election`: Go's `concurrency` recipes, blocking.",
     "stm.py": "`stm`: software transactional memory over etcd transactions (blocking).",
+    "operations.py": "`Operations`: the operator's methods of `Client` (members, status, snapshots).",
 }
 SOURCES = ROOT / "etcdgen" / "_async"
 TARGETS = ROOT / "etcdgen" / "_sync"
@@ -42,6 +43,7 @@ NAMES = {
     "AsyncElection": "Election",
     "AsyncLockHold": "LockHold",
     "AsyncSTM": "STM",
+    "AsyncOperations": "Operations",
     "async_stm": "stm",
     "AsyncWatchCallback": "WatchCallback",
     "AsyncErrorCallback": "ErrorCallback",

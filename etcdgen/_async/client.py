@@ -51,10 +51,11 @@ from .auth_admin import AsyncAuthAdmin
 from .concurrency import AsyncLockHold
 from .connection import AsyncConnection
 from .lease import AsyncLease
+from .operations import AsyncOperations
 from .watch import AsyncErrorCallback, AsyncWatch, AsyncWatchCallback
 
 
-class AsyncClient(AsyncAuthAdmin):
+class AsyncClient(AsyncAuthAdmin, AsyncOperations):
     """An etcd v3 client (asyncio). Use `async with AsyncClient(...) as client:`.
 
     Args:

@@ -173,12 +173,43 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
                 await self._tokens.refresh(sent_with)
             step = next(flow)
 
-    # -- streams ----------------------------------------------------------------------------
-
-    def _open_stream(self, spec: MethodSpec[Any, Any]) -> tuple[EndpointState, Any, Metadata]:
+    async def unary_unary_on(
+        self,
+        endpoint: str,
+        spec: MethodSpec[RequestT, ResponseT],
+        request: RequestT,
+        timeout: Timeout,
+    ) -> ResponseT:
+        """One call to one member (see `GrpcInvoker.unary_unary_on`)."""
         if self._gate.loop is not _get_running_loop():
             self._gate.activate()
-        state = self._balancer.pick(False)
+        state = self._balancer.state_for(endpoint)
+        seconds = resolve_timeout(timeout, self._settings.timeout)
+        lane = Lane.SAFE if spec.policy.retry is _SAFE else Lane.AT_MOST_ONCE
+        for attempt in (1, 2):
+            metadata = await self._tokens.ensure()
+            call = self._pool.callable(state, lane, spec)
+            try:
+                response: ResponseT = await call(request, timeout=seconds, metadata=metadata)
+            except grpc.RpcError as error:
+                if attempt == 1 and self._decisions.token_rejected(error):
+                    await self._tokens.refresh(metadata)
+                    continue
+                raise self._decisions.map_error(error) from error
+            self._balancer.call_succeeded(state)
+            return response
+        raise AssertionError("unreachable")
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def _open_stream(
+        self, spec: MethodSpec[Any, Any], endpoint: str | None = None
+    ) -> tuple[EndpointState, Any, Metadata]:
+        if self._gate.loop is not _get_running_loop():
+            self._gate.activate()
+        state = (
+            self._balancer.pick(False) if endpoint is None else self._balancer.state_for(endpoint)
+        )
         # Streams are opened synchronously (the generated method is not a coroutine):
         # the token must already be there; the connection fetches it on open() and
         # the stream wrapper fetches it before the first read otherwise.
@@ -188,13 +219,17 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
         return state, self._pool.callable(state, Lane.SAFE, spec), metadata
 
     def unary_stream(
-        self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
+        self,
+        spec: MethodSpec[RequestT, ResponseT],
+        request: RequestT,
+        timeout: Timeout,
+        endpoint: str | None = None,
     ) -> AsyncResponseStream[ResponseT]:
         if self._settings.max_send_bytes is not None:
             check_size(spec, request, self._settings.max_send_bytes, self._oversize_error)
         seconds = resolve_timeout(timeout, self._settings.stream_timeout)
         return AsyncMappedStream(
-            self, spec, lambda call, md: call(request, timeout=seconds, metadata=md)
+            self, spec, lambda call, md: call(request, timeout=seconds, metadata=md), endpoint
         )
 
     def stream_stream(
@@ -220,8 +255,15 @@ class AsyncMappedStream:
     carries it. `endpoint` names the member serving it once started.
     """
 
-    def __init__(self, invoker: AsyncGrpcInvoker, spec: MethodSpec[Any, Any], start: Any) -> None:
+    def __init__(
+        self,
+        invoker: AsyncGrpcInvoker,
+        spec: MethodSpec[Any, Any],
+        start: Any,
+        endpoint: str | None = None,
+    ) -> None:
         self._invoker = invoker
+        self._pinned = endpoint
         self._spec = spec
         self._start = start
         self._call: Any = None
@@ -236,7 +278,7 @@ class AsyncMappedStream:
             invoker = self._invoker
             if invoker._tokens.enabled and invoker._tokens.metadata is None:
                 await invoker._tokens.ensure()
-            state, call, metadata = invoker._open_stream(self._spec)
+            state, call, metadata = invoker._open_stream(self._spec, self._pinned)
             self._state, self._generation = state, state.generation
             self.endpoint = state.endpoint.text
             self._call = self._start(call, metadata)

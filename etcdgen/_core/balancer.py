@@ -38,7 +38,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .endpoints import Endpoint
+from .endpoints import Endpoint, InvalidEndpointError, parse_endpoint
 from .errors import EtcdError, UnsupportedClusterError
 from .events import Events
 
@@ -187,6 +187,20 @@ class Balancer:
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
         return tuple(s.endpoint for s in self._states)
+
+    def state_for(self, endpoint: str) -> EndpointState:
+        """The state of `endpoint` (as listed, or any spelling of the same address)."""
+        for state in self._states:
+            if state.endpoint.text == endpoint:
+                return state
+        wanted = parse_endpoint(endpoint)
+        for state in self._states:
+            if (state.endpoint.host, state.endpoint.port) == (wanted.host, wanted.port):
+                return state
+        raise InvalidEndpointError(
+            f"{endpoint} is not one of this client's endpoints "
+            f"({', '.join(s.endpoint.text for s in self._states)})"
+        )
 
     def replace(self, endpoints: Iterable[Endpoint]) -> list[EndpointState]:
         """Adopt a new endpoint list (member sync); returns the states that were dropped.

@@ -114,3 +114,7 @@ class NoLeaderElectedError(EtcdError):
 
 class STMConflictError(EtcdError):
     """An STM transaction kept conflicting past its `max_attempts`."""
+
+
+class SnapshotError(EtcdError):
+    """A snapshot stream ended early or failed its SHA-256 check; no file was left."""

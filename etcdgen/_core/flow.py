@@ -196,6 +196,10 @@ class Decisions:
                 raise self._final_error(ctx, failure, attempt - 1, sent, connect_bound)
             failure = yield sent
 
+    def token_rejected(self, error: grpc.RpcError) -> bool:
+        """The call was refused for its auth token (refresh it and send again)."""
+        return self._is_token_error is not None and self._is_token_error(error)
+
     # -- pieces -----------------------------------------------------------------------------
 
     def _send(self, state: EndpointState, ctx: CallContext) -> Send:

@@ -230,24 +230,66 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
                 self._tokens.refresh(sent_with)
             step = next(flow)
 
-    # -- streams ----------------------------------------------------------------------------
+    def unary_unary_on(
+        self,
+        endpoint: str,
+        spec: MethodSpec[RequestT, ResponseT],
+        request: RequestT,
+        timeout: Timeout,
+    ) -> ResponseT:
+        """One call to one member (operator calls: status, defragment, hash_kv ...).
 
-    def _open_stream(self, spec: MethodSpec[Any, Any]) -> tuple[EndpointState, Any, Metadata]:
+        No failover, by design: the caller chose the member. A refused token is
+        refreshed and the call sent once more.
+        """
         if not self._gate.active:
             self._gate.activate()
-        state = self._balancer.pick(False)
+        state = self._balancer.state_for(endpoint)
+        seconds = resolve_timeout(timeout, self._settings.timeout)
+        lane = Lane.SAFE if spec.policy.retry is _SAFE else Lane.AT_MOST_ONCE
+        for attempt in (1, 2):
+            metadata = self._tokens.ensure()
+            call = self._pool.callable(state, lane, spec)
+            fork_gate = enter_call()
+            try:
+                response: ResponseT = call(request, timeout=seconds, metadata=metadata)
+            except grpc.RpcError as error:
+                if attempt == 1 and self._decisions.token_rejected(error):
+                    self._tokens.refresh(metadata)
+                    continue
+                raise self._decisions.map_error(error) from error
+            finally:
+                leave_call(fork_gate)
+            self._balancer.call_succeeded(state)
+            return response
+        raise AssertionError("unreachable")
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def _open_stream(
+        self, spec: MethodSpec[Any, Any], endpoint: str | None = None
+    ) -> tuple[EndpointState, Any, Metadata]:
+        if not self._gate.active:
+            self._gate.activate()
+        state = (
+            self._balancer.pick(False) if endpoint is None else self._balancer.state_for(endpoint)
+        )
         metadata = self._stream_metadata + (self._tokens.ensure() or ())
         if self._events.hook is not None:
             self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
         return state, self._pool.callable(state, Lane.SAFE, spec), metadata
 
     def unary_stream(
-        self, spec: MethodSpec[RequestT, ResponseT], request: RequestT, timeout: Timeout
+        self,
+        spec: MethodSpec[RequestT, ResponseT],
+        request: RequestT,
+        timeout: Timeout,
+        endpoint: str | None = None,
     ) -> ResponseStream[ResponseT]:
         if self._settings.max_send_bytes is not None:
             check_size(spec, request, self._settings.max_send_bytes, self._oversize_error)
         seconds = resolve_timeout(timeout, self._settings.stream_timeout)
-        state, call, metadata = self._open_stream(spec)
+        state, call, metadata = self._open_stream(spec, endpoint)
         return MappedStream(call(request, timeout=seconds, metadata=metadata), self, state)
 
     def stream_stream(

@@ -46,10 +46,11 @@ from .auth_admin import AuthAdmin
 from .concurrency import LockHold
 from .connection import Connection
 from .lease import Lease
+from .operations import Operations
 from .watch import ErrorCallback, Watch, WatchCallback
 
 
-class Client(AuthAdmin):
+class Client(AuthAdmin, Operations):
     """An etcd v3 client (blocking). Use `with Client(...) as client:`.
 
     Args:
