@@ -1,5 +1,7 @@
-"""`python -m etcdgen ...`: vendoring and version information.
+"""`python -m etcdgen ...`: the operator's commands, vendoring and version information.
 
+python -m etcdgen status|members|alarms|check|hashkv|defrag [--endpoints ...] [--json]
+python -m etcdgen snapshot save FILE | move-leader ID
 python -m etcdgen version
 python -m etcdgen vendor DEST [--generated DIR]
 python -m etcdgen vendor --check DEST
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ._version import __version__
+from .cli import COMMANDS, add_commands, run
 from .generated import ETCD_API_VERSION, GENERATOR_VERSION
 from .vendoring import VendorError, check, vendor
 
@@ -26,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     vend.add_argument(
         "--generated", type=Path, default=None, help="use this generated tree instead of ours"
     )
+    add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in COMMANDS:
+        return run(args)
     if args.command == "version":
         print(f"etcdgen {__version__} (etcd API {ETCD_API_VERSION}, codegen {GENERATOR_VERSION})")
         return 0
