@@ -27,7 +27,7 @@ MODULES = {
     "auth_admin.py": "`AuthAdmin`: users, roles and permissions, as methods of `Client`.",
     "concurrency.py": "`Session`, `Mutex`, `Election`: Go's `concurrency` recipes, blocking.",
     "stm.py": "`stm`: software transactional memory over etcd transactions (blocking).",
-    "operations.py": "`Operations`: the operator's methods of `Client` (members, status, snapshots).",
+    "operations.py": "`Operations`: the operator's methods of `Client` (members, snapshots...).",
 }
 SOURCES = ROOT / "etcdgen" / "_async"
 TARGETS = ROOT / "etcdgen" / "_sync"

@@ -1,5 +1,5 @@
 # Generated from etcdgen/_async/operations.py by scripts/unasync.py. Do not edit.
-"""`Operations`: the operator's methods of `Client` (members, status, snapshots)."""
+"""`Operations`: the operator's methods of `Client` (members, snapshots...)."""
 
 from __future__ import annotations
 
