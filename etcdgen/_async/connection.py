@@ -101,6 +101,7 @@ class AsyncConnection:
         fork.track(self)
 
     def _make_channel(self, endpoint: Endpoint) -> aio.Channel:
+        fork.note_aio_used()
         options = self.config.channel_options
         if self.config.tls is not None or endpoint.tls:
             import grpc

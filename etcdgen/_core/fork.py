@@ -58,6 +58,7 @@ rebuild on the next call.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -79,6 +80,7 @@ __all__ = [
     "guard",
     "leave_call",
     "mark_aio_unusable",
+    "note_aio_used",
     "prepare_environment",
     "track",
     "tracked_count",
@@ -110,6 +112,7 @@ _generation = 0
 _pid = os.getpid()
 _graveyard: list[object] = []
 _aio_usable = True
+_aio_used = False
 
 
 # --- environment ------------------------------------------------------------------------------
@@ -356,8 +359,22 @@ def _reset_gate_in_child() -> None:
 # --- the child hook ---------------------------------------------------------------------------
 
 
+def note_aio_used() -> None:
+    """Record that this process made grpc.aio channels (see :func:`_before_fork`)."""
+    global _aio_used
+    _aio_used = True
+
+
 def _before_fork() -> None:
-    """Let owners that define ``_before_fork()`` speak up (they only warn; see track)."""
+    """Let owners that define ``_before_fork()`` speak up (they only warn; see track).
+
+    In a process that used grpc.aio, collect garbage first: a closed AsyncClient's
+    channel objects may sit in reference cycles (an exception's traceback, a finished
+    task), and grpc.aio's process-wide state lives on until they are freed, which
+    would leave the child unable to start grpc.aio (see the module docstring).
+    """
+    if _aio_used:
+        gc.collect()
     for owner in list(_owners):
         hook = getattr(owner, "_before_fork", None)
         if hook is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import etcdgen
 from etcdgen import Compare, Op
@@ -11,19 +12,16 @@ from etcdgen.testing import EtcdServer
 
 
 def raw_keys(client: etcdgen.Client, prefix: str = "") -> list[bytes]:
-    reply = (
-        client.get(prefix, prefix=True, keys_only=True)
-        if prefix
-        else client.get("\0", from_key=True, keys_only=True)
-    )
+    reply = client.get(prefix, prefix=True, keys_only=True)
     return [kv.key for kv in reply.kvs]
 
 
 def test_kv_and_txn_paths(etcd: EtcdServer) -> None:
-    with etcdgen.Client(etcd.endpoint) as client:
+    with etcdgen.Client(etcd.endpoint) as root:
+        client = root.with_namespace(f"ns-{uuid.uuid4().hex}/")  # apart from other tests' keys
         client.put("outside", "x")
         ns = client.with_namespace("app1/")
-        assert ns.namespace == b"app1/"
+        assert ns.namespace == client.namespace + b"app1/"
         ns.put("a", "1")
         ns.put("b/c", "2")
         assert raw_keys(client, "app1/") == [b"app1/a", b"app1/b/c"]
