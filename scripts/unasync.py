@@ -44,6 +44,7 @@ NAMES = {
     "AsyncLockHold": "LockHold",
     "AsyncSTM": "STM",
     "AsyncOperations": "Operations",
+    "AsyncInvoker": "Invoker",
     "async_stm": "stm",
     "AsyncWatchCallback": "WatchCallback",
     "AsyncErrorCallback": "ErrorCallback",
@@ -66,6 +67,7 @@ PHRASES = {
     "await ": "",
     "..generated.aio ": "..generated.sync ",
     "..generated.aio import": "..generated.sync import",
+    "from .._core.aio_invoker import AsyncInvoker": "from .._core.invoker import Invoker",
     "Callable[[AsyncSTM], Awaitable[object]]": "Callable[[AsyncSTM], object]",
     "from collections.abc import Awaitable, Callable, Iterable": (
         "from collections.abc import Callable, Iterable"

@@ -13,8 +13,9 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
+from .._core.aio_invoker import AsyncInvoker
 from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
 from .._core.config import make_config
@@ -25,6 +26,7 @@ from .._core.retry import DEFAULT_RETRY, RetrySettings
 from .._core.timeout import DEFAULT, Timeout
 from .._core.validate import flag
 from .._core.watch_state import DEFAULT_MAX_BUFFERED
+from ..generated import methods
 from ..generated.aio import AsyncRpcClients
 from ..generated.errors import LeaseNotFoundError
 from ..generated.etcdserverpb import rpc_pb2
@@ -149,6 +151,8 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
         self._connection = AsyncConnection(self.config)
         #: The generated client of every etcd service: `client.rpc.kv.range(key=b"k")`.
         self.rpc = self._connection.rpc
+        # The KV methods below build their requests themselves and go straight here.
+        self._invoker: AsyncInvoker = self._connection.invoker
         # Dropped without close(): release the channels and warn, as files do.
         self._finalizer = weakref.finalize(self, _collected, self._connection, repr(self))
 
@@ -192,6 +196,7 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
         view._namespace = inner
         invoker: Any = NamespacedInvoker(self._connection.invoker, inner)
         view.rpc = AsyncRpcClients(invoker)
+        view._invoker = cast(AsyncInvoker, invoker)
         view._finalizer = weakref.finalize(view, _view_collected)
         return view
 
@@ -257,7 +262,7 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
             ignore_value=ignore_value,
             ignore_lease=ignore_lease,
         )
-        return await self.rpc.kv.put(request, timeout=timeout)
+        return await self._invoker.unary_unary(methods.KV_PUT, request, timeout)
 
     async def get(
         self,
@@ -310,7 +315,7 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
             min_create_revision=min_create_revision,
             max_create_revision=max_create_revision,
         )
-        return await self.rpc.kv.range(request, timeout=timeout)
+        return await self._invoker.unary_unary(methods.KV_RANGE, request, timeout)
 
     async def delete(
         self,
@@ -331,7 +336,7 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
         request = delete_request(
             key, range_end=range_end, prefix=prefix, from_key=from_key, prev_kv=prev_kv
         )
-        return await self.rpc.kv.delete_range(request, timeout=timeout)
+        return await self._invoker.unary_unary(methods.KV_DELETE_RANGE, request, timeout)
 
     async def txn(
         self,
@@ -348,14 +353,14 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
         `.succeeded` says which branch ran; `.responses` holds one result per op.
         """
         request = txn_request(compare, success, failure)
-        return await self.rpc.kv.txn(request, timeout=timeout)
+        return await self._invoker.unary_unary(methods.KV_TXN, request, timeout)
 
     async def compact(
         self, revision: int, *, physical: bool = False, timeout: Timeout = DEFAULT
     ) -> rpc_pb2.CompactionResponse:
         """Discard history before `revision`; `physical=True` waits until it is purged."""
         request = compaction_request(revision, physical=physical)
-        return await self.rpc.kv.compact(request, timeout=timeout)
+        return await self._invoker.unary_unary(methods.KV_COMPACT, request, timeout)
 
     # -- leases -------------------------------------------------------------------------------
 

@@ -224,7 +224,8 @@ class _Gate:
     """Counts guarded calls; a fork waits for the count to drop to zero (bounded)."""
 
     def __init__(self) -> None:
-        self.condition = threading.Condition(threading.Lock())
+        self.lock = threading.Lock()
+        self.condition = threading.Condition(self.lock)
         self.active = 0
         self.forking = False
         self.local = threading.local()
@@ -289,15 +290,21 @@ def enter_call() -> _Gate:
 
     Call right after the call's channel exists (so the hooks are registered after
     gRPC's own) and pair with :func:`leave_call` in a ``finally``.  Costs two
-    uncontended lock round trips; not re-entrant (a call never forks).
+    uncontended acquisitions of a plain lock (the condition's own lock, taken
+    directly: `Condition.__enter__` is Python code); not re-entrant (a call never
+    forks).
     """
     if not _gate_hooks_registered:
         _register_gate_hooks()
     gate = _gate
-    with gate.condition:
+    lock = gate.lock
+    lock.acquire()
+    try:
         while gate.forking:
             gate.condition.wait()
         gate.active += 1
+    finally:
+        lock.release()
     return gate
 
 
@@ -305,10 +312,12 @@ def leave_call(gate: _Gate) -> None:
     """End what :func:`enter_call` began (`gate` is what it returned)."""
     if gate is not _gate:
         return  # forked inside the call: this is the child, with a fresh gate
-    with gate.condition:
-        gate.active -= 1
-        if gate.forking:
-            gate.condition.notify_all()
+    lock = gate.lock
+    lock.acquire()
+    gate.active -= 1
+    if gate.forking:
+        gate.condition.notify_all()
+    lock.release()
 
 
 def _register_gate_hooks() -> None:

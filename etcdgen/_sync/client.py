@@ -8,18 +8,20 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
 from .._core.config import make_config
 from .._core.errors import LeaseExpiredError
 from .._core.events import EventHook
+from .._core.invoker import Invoker
 from .._core.namespace import Namespace, NamespacedInvoker
 from .._core.retry import DEFAULT_RETRY, RetrySettings
 from .._core.timeout import DEFAULT, Timeout
 from .._core.validate import flag
 from .._core.watch_state import DEFAULT_MAX_BUFFERED
+from ..generated import methods
 from ..generated.errors import LeaseNotFoundError
 from ..generated.etcdserverpb import rpc_pb2
 from ..generated.mvccpb import kv_pb2
@@ -144,6 +146,8 @@ class Client(AuthAdmin, Operations):
         self._connection = Connection(self.config)
         #: The generated client of every etcd service: `client.rpc.kv.range(key=b"k")`.
         self.rpc = self._connection.rpc
+        # The KV methods below build their requests themselves and go straight here.
+        self._invoker: Invoker = self._connection.invoker
         # Dropped without close(): release the channels and warn, as files do.
         self._finalizer = weakref.finalize(self, _collected, self._connection, repr(self))
 
@@ -187,6 +191,7 @@ class Client(AuthAdmin, Operations):
         view._namespace = inner
         invoker: Any = NamespacedInvoker(self._connection.invoker, inner)
         view.rpc = RpcClients(invoker)
+        view._invoker = cast(Invoker, invoker)
         view._finalizer = weakref.finalize(view, _view_collected)
         return view
 
@@ -252,7 +257,7 @@ class Client(AuthAdmin, Operations):
             ignore_value=ignore_value,
             ignore_lease=ignore_lease,
         )
-        return self.rpc.kv.put(request, timeout=timeout)
+        return self._invoker.unary_unary(methods.KV_PUT, request, timeout)
 
     def get(
         self,
@@ -305,7 +310,7 @@ class Client(AuthAdmin, Operations):
             min_create_revision=min_create_revision,
             max_create_revision=max_create_revision,
         )
-        return self.rpc.kv.range(request, timeout=timeout)
+        return self._invoker.unary_unary(methods.KV_RANGE, request, timeout)
 
     def delete(
         self,
@@ -326,7 +331,7 @@ class Client(AuthAdmin, Operations):
         request = delete_request(
             key, range_end=range_end, prefix=prefix, from_key=from_key, prev_kv=prev_kv
         )
-        return self.rpc.kv.delete_range(request, timeout=timeout)
+        return self._invoker.unary_unary(methods.KV_DELETE_RANGE, request, timeout)
 
     def txn(
         self,
@@ -343,14 +348,14 @@ class Client(AuthAdmin, Operations):
         `.succeeded` says which branch ran; `.responses` holds one result per op.
         """
         request = txn_request(compare, success, failure)
-        return self.rpc.kv.txn(request, timeout=timeout)
+        return self._invoker.unary_unary(methods.KV_TXN, request, timeout)
 
     def compact(
         self, revision: int, *, physical: bool = False, timeout: Timeout = DEFAULT
     ) -> rpc_pb2.CompactionResponse:
         """Discard history before `revision`; `physical=True` waits until it is purged."""
         request = compaction_request(revision, physical=physical)
-        return self.rpc.kv.compact(request, timeout=timeout)
+        return self._invoker.unary_unary(methods.KV_COMPACT, request, timeout)
 
     # -- leases -------------------------------------------------------------------------------
 
