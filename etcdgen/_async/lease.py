@@ -175,6 +175,10 @@ class AsyncLeaseKeeper:
                 )
                 self._stream = stream
                 self.opens += 1
+                if self.opens > 1:
+                    self.connection.events.emit(
+                        "stream_reopened", getattr(stream, "endpoint", ""), rpc="LeaseKeepAlive"
+                    )
                 for state in self.schedule.leases.values():
                     state.due = min(state.due, time.monotonic())
                 self._changed.set()
@@ -206,6 +210,7 @@ class AsyncLeaseKeeper:
     def _report(self, lost: list[LeaseState]) -> None:
         loop = asyncio.get_running_loop()
         for state in lost:
+            self.connection.events.emit("lease_lost", "", state.lost_reason or "")
             handle = self._handles.get(state.id)
             if handle is not None:
                 task = loop.create_task(handle.notify_lost())

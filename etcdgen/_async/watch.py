@@ -181,6 +181,13 @@ class AsyncWatchHub:
         if requests is not None:
             for request in outcome.requests:
                 requests.put_nowait(request)
+        for watcher in outcome.resumed:
+            self.connection.events.emit(
+                "watch_resumed",
+                self.endpoint,
+                watcher.what,
+                revision=watcher.next_revision,
+            )
         for watcher in outcome.woken:
             handle = self._handles.get(watcher)
             if handle is not None:
@@ -200,6 +207,10 @@ class AsyncWatchHub:
                 stream = self.invoker.stream_stream(methods.WATCH_WATCH, _drain(requests), None)
                 self._requests, self._stream = requests, stream
                 self.opens += 1
+                if self.opens > 1:
+                    self.connection.events.emit(
+                        "stream_reopened", getattr(stream, "endpoint", ""), rpc="Watch"
+                    )
                 self.send(self.mux.stream_opened())
                 async for response in stream:
                     failures = 0

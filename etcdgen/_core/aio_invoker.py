@@ -16,7 +16,7 @@ import grpc
 from grpc import aio
 
 from .balancer import EndpointState, Health
-from .errors import EtcdError
+from .errors import EtcdError, status_of
 from .flow import CHANNEL_CLOSED, CallContext, Failure, Refresh, Send, Wait
 from .invoker import (
     Driver,
@@ -101,8 +101,10 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
             seconds if balancer.connected else self._decisions.first_timeout(started, deadline)
         )
         generation = state.generation
-        if self._events.hook is not None:
-            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        if self._events.detailed:
+            self._events.emit(
+                "attempt", state.endpoint.text, "", state.health.value, rpc=spec.path, attempts=1
+            )
         failure: Failure
         try:
             response: ResponseT = await self._pool.callable(state, lane, spec)(
@@ -121,10 +123,39 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
         else:
             if state.health is not _HEALTHY or not state.connected:
                 balancer.call_succeeded(state)
+            if self._events.detailed:
+                self._events.emit(
+                    "call",
+                    state.endpoint.text,
+                    rpc=spec.path,
+                    code="OK",
+                    attempts=1,
+                    duration=time.monotonic() - started,
+                )
             return response
         ctx = CallContext(spec, started, deadline, seconds, learner, request)  # type: ignore[arg-type]
+        ctx.last_endpoint = state.endpoint.text
         first = Send(state, generation, attempt_timeout)
-        return await self._recover(ctx, first, failure, request, lane, metadata)  # type: ignore[no-any-return]
+        if not self._events.detailed:
+            return await self._recover(ctx, first, failure, request, lane, metadata)  # type: ignore[no-any-return]
+        try:
+            result = await self._recover(ctx, first, failure, request, lane, metadata)
+        except EtcdError as error:
+            code = error.code.name if error.code is not None else type(error).__name__
+            self._report_call(ctx, code)
+            raise
+        self._report_call(ctx, "OK")
+        return result  # type: ignore[no-any-return]
+
+    def _report_call(self, ctx: CallContext, code: str) -> None:
+        self._events.emit(
+            "call",
+            ctx.last_endpoint,
+            rpc=ctx.spec.path,
+            code=code,
+            attempts=ctx.attempts,
+            duration=time.monotonic() - ctx.started,
+        )
 
     async def _recover(
         self,
@@ -144,15 +175,23 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
                     self._gate.activate()
                 metadata = await self._tokens.ensure()
                 sent_with = metadata
-                if self._events.hook is not None:
+                ctx.attempts += 1
+                ctx.last_endpoint = step.state.endpoint.text
+                if self._events.detailed:
                     self._events.emit(
-                        "attempt", step.state.endpoint.text, spec.name, step.state.health.value
+                        "attempt",
+                        step.state.endpoint.text,
+                        "",
+                        step.state.health.value,
+                        rpc=spec.path,
+                        attempts=ctx.attempts,
                     )
                 try:
                     response = await self._pool.callable(step.state, lane, spec)(
                         request, timeout=step.timeout, metadata=metadata
                     )
                 except grpc.RpcError as error:
+                    self._events.emit("retry", step.state.endpoint.text, str(status_of(error)))
                     step = flow.send(error)
                     continue
                 except (ValueError, aio.UsageError) as error:
@@ -214,8 +253,10 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
         # the token must already be there; the connection fetches it on open() and
         # the stream wrapper fetches it before the first read otherwise.
         metadata = self._stream_metadata + (self._tokens.metadata or ())
-        if self._events.hook is not None:
-            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        if self._events.detailed:
+            self._events.emit(
+                "attempt", state.endpoint.text, "stream", state.health.value, rpc=spec.path
+            )
         return state, self._pool.callable(state, Lane.SAFE, spec), metadata
 
     def unary_stream(

@@ -169,6 +169,8 @@ class Balancer:
     def __init__(self, endpoints: Iterable[Endpoint], events: Events | None = None) -> None:
         self._events = events if events is not None else Events(None)
         self._states: tuple[EndpointState, ...] = tuple(EndpointState(e) for e in endpoints)
+        #: The health last reported per endpoint (events say where a change came from).
+        self._reported: dict[EndpointState, str] = {}
         self._counter = itertools.count()
         self._voters: tuple[EndpointState, ...] = ()
         self._any: tuple[EndpointState, ...] = ()
@@ -337,7 +339,11 @@ class Balancer:
 
     def _changed(self, state: EndpointState) -> None:
         self._rank()
-        self._events.emit("health", state.endpoint.text, state.last_error, state.health.value)
+        previous = self._reported.get(state, Health.UNKNOWN.value)
+        self._reported[state] = state.health.value
+        self._events.emit(
+            "health", state.endpoint.text, state.last_error, state.health.value, previous=previous
+        )
 
     def _rank(self) -> None:
         """Recompute the hot-path candidate tuples (runs on health changes only)."""

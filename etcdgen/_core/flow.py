@@ -101,6 +101,9 @@ class CallContext:
     learner_ok: bool
     #: The request, for messages that name its key (see describe.py).
     request: object = None
+    #: Attempts sent so far, and the endpoint of the last (for the "call" event).
+    attempts: int = 1
+    last_endpoint: str = ""
 
 
 class Decisions:

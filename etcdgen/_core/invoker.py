@@ -157,8 +157,10 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
             seconds if balancer.connected else self._decisions.first_timeout(started, deadline)
         )
         generation = state.generation
-        if self._events.hook is not None:
-            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        if self._events.detailed:
+            self._events.emit(
+                "attempt", state.endpoint.text, "", state.health.value, rpc=spec.path, attempts=1
+            )
         failure: Failure
         fork_gate = None
         try:
@@ -175,13 +177,42 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
         else:
             if state.health is not _HEALTHY or not state.connected:
                 balancer.call_succeeded(state)
+            if self._events.detailed:
+                self._events.emit(
+                    "call",
+                    state.endpoint.text,
+                    rpc=spec.path,
+                    code="OK",
+                    attempts=1,
+                    duration=time.monotonic() - started,
+                )
             return response
         finally:
             if fork_gate is not None:
                 leave_call(fork_gate)
         ctx = CallContext(spec, started, deadline, seconds, learner, request)  # type: ignore[arg-type]
+        ctx.last_endpoint = state.endpoint.text
         first = Send(state, generation, attempt_timeout)
-        return self._recover(ctx, first, failure, request, lane, metadata)  # type: ignore[no-any-return]
+        if not self._events.detailed:
+            return self._recover(ctx, first, failure, request, lane, metadata)  # type: ignore[no-any-return]
+        try:
+            result = self._recover(ctx, first, failure, request, lane, metadata)
+        except EtcdError as error:
+            code = error.code.name if error.code is not None else type(error).__name__
+            self._report_call(ctx, code)
+            raise
+        self._report_call(ctx, "OK")
+        return result  # type: ignore[no-any-return]
+
+    def _report_call(self, ctx: CallContext, code: str) -> None:
+        self._events.emit(
+            "call",
+            ctx.last_endpoint,
+            rpc=ctx.spec.path,
+            code=code,
+            attempts=ctx.attempts,
+            duration=time.monotonic() - ctx.started,
+        )
 
     def _recover(
         self,
@@ -201,9 +232,16 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
                     self._gate.activate()  # raises if the client was closed meanwhile
                 metadata = self._tokens.ensure()
                 sent_with = metadata
-                if self._events.hook is not None:
+                ctx.attempts += 1
+                ctx.last_endpoint = step.state.endpoint.text
+                if self._events.detailed:
                     self._events.emit(
-                        "attempt", step.state.endpoint.text, spec.name, step.state.health.value
+                        "attempt",
+                        step.state.endpoint.text,
+                        "",
+                        step.state.health.value,
+                        rpc=spec.path,
+                        attempts=ctx.attempts,
                     )
                 fork_gate = None
                 try:
@@ -275,8 +313,10 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
             self._balancer.pick(False) if endpoint is None else self._balancer.state_for(endpoint)
         )
         metadata = self._stream_metadata + (self._tokens.ensure() or ())
-        if self._events.hook is not None:
-            self._events.emit("attempt", state.endpoint.text, spec.name, state.health.value)
+        if self._events.detailed:
+            self._events.emit(
+                "attempt", state.endpoint.text, "stream", state.health.value, rpc=spec.path
+            )
         return state, self._pool.callable(state, Lane.SAFE, spec), metadata
 
     def unary_stream(

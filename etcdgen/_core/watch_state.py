@@ -123,6 +123,8 @@ class Outcome:
     woken: list[Watcher] = field(default_factory=list)
     #: Refresh the token, then re-open the stream (a create was refused for it).
     reopen_for_token: bool = False
+    #: Watchers re-created after a break or a pause (for the "watch_resumed" event).
+    resumed: list[Watcher] = field(default_factory=list)
 
 
 class WatchMux:
@@ -251,6 +253,8 @@ class WatchMux:
         if watcher.next_revision == 0:
             watcher.next_revision = response.header.revision + 1
         out.woken.append(watcher)  # whoever waits for the creation (entering `with`)
+        if watcher.creations > 1:
+            out.resumed.append(watcher)
 
     def _on_create_refused(
         self, watcher: Watcher, response: rpc_pb2.WatchResponse, out: Outcome

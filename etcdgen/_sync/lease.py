@@ -185,6 +185,10 @@ class LeaseKeeper:
                 with self._lock:
                     self._stream = stream
                     self.opens += 1
+                    if self.opens > 1:
+                        self.connection.events.emit(
+                            "stream_reopened", getattr(stream, "endpoint", ""), rpc="LeaseKeepAlive"
+                        )
                     # Renew everything at once on a new stream: the old one may have lost some.
                     for state in self.schedule.leases.values():
                         state.due = min(state.due, time.monotonic())
@@ -216,6 +220,8 @@ class LeaseKeeper:
 
     def _report(self, lost: list[LeaseState]) -> None:
         # Called with the lock held: the holders are told from a thread of their own.
+        for state in lost:
+            self.connection.events.emit("lease_lost", "", state.lost_reason or "")
         handles = [h for h in (self._handles.get(state.id) for state in lost) if h is not None]
         if handles:
             threading.Thread(

@@ -189,6 +189,13 @@ class WatchHub:
         if requests is not None:
             for request in outcome.requests:
                 requests.put(request)
+        for watcher in outcome.resumed:
+            self.connection.events.emit(
+                "watch_resumed",
+                self.endpoint,
+                watcher.what,
+                revision=watcher.next_revision,
+            )
         for watcher in outcome.woken:
             handle = self._handles.get(watcher)
             if handle is not None:
@@ -209,6 +216,10 @@ class WatchHub:
                 with self.lock:
                     self._requests, self._stream = requests, stream
                     self.opens += 1
+                    if self.opens > 1:
+                        self.connection.events.emit(
+                            "stream_reopened", getattr(stream, "endpoint", ""), rpc="Watch"
+                        )
                     self.send(self.mux.stream_opened())
                 for response in stream:
                     failures = 0
