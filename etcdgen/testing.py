@@ -120,6 +120,7 @@ __all__ = [
     "MemberInfo",
     "MemberStatus",
     "ServerTLS",
+    "etcd_binary_at",
     "find_etcd_binary",
 ]
 
@@ -305,6 +306,16 @@ def _supported_flags(path: Path) -> frozenset[str]:
 
 def _version_matches(actual: str, wanted: str) -> bool:
     return actual == wanted or actual.startswith(wanted + ".")
+
+
+def etcd_binary_at(path: str | Path) -> EtcdBinary:
+    """The etcd executable at `path` (its version checked, etcdctl beside it if there)."""
+    etcd = Path(path)
+    version = _probe_version(etcd) if _is_executable(etcd) else None
+    if version is None:
+        raise EtcdNotFoundError(f"{etcd} is not an etcd executable (`{etcd} --version` failed)")
+    ctl = etcd.with_name(_exe("etcdctl"))
+    return EtcdBinary(path=etcd, version=version, etcdctl=ctl if _is_executable(ctl) else None)
 
 
 def find_etcd_binary(version: str | None = None) -> EtcdBinary:
