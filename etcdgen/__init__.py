@@ -30,15 +30,7 @@ from ._core.errors import (
 from ._core.events import Event, EventHook
 from ._core.retry import RetrySettings
 from ._core.secret import Secret
-from ._core.spec import (
-    AsyncResponseStream,
-    CallKind,
-    Effect,
-    MethodPolicy,
-    MethodSpec,
-    ResponseStream,
-    Retry,
-)
+from ._core.spec import AsyncResponseStream, ResponseStream
 from ._core.timeout import DEFAULT, Timeout
 from ._core.watch_state import WatchCompactedError
 from ._sync.lease import Lease
@@ -68,14 +60,12 @@ __all__ = [
     "AsyncResponseStream",
     "AsyncWatch",
     "AuthStatus",
-    "CallKind",
     "Client",
     "ClientClosedError",
     "Compare",
     "CompareTarget",
     "ConnectionFailedError",
     "ConsistencyReport",
-    "Effect",
     "EndpointHealth",
     "EndpointStatus",
     "EtcdError",
@@ -88,12 +78,9 @@ __all__ = [
     "LeaseExpiredError",
     "Member",
     "MemberStatus",
-    "MethodPolicy",
-    "MethodSpec",
     "Op",
     "Permission",
     "ResponseStream",
-    "Retry",
     "RetrySettings",
     "Secret",
     "SnapshotError",
