@@ -183,6 +183,9 @@ class LeaseKeeper:
                     methods.LEASE_LEASE_KEEP_ALIVE, self._requests(done), None
                 )
                 with self._lock:
+                    if self._stop.is_set():  # closed while the stream was being opened
+                        stream.cancel()
+                        return
                     self._stream = stream
                     self.opens += 1
                     if self.opens > 1:
@@ -229,8 +232,8 @@ class LeaseKeeper:
             ).start()
 
     def stop(self) -> None:
-        self._stop.set()
         with self._lock:
+            self._stop.set()
             stream = self._stream
             self._changed.notify_all()
         if stream is not None:

@@ -214,6 +214,9 @@ class WatchHub:
             try:
                 stream = self.invoker.stream_stream(methods.WATCH_WATCH, _drain(requests), None)
                 with self.lock:
+                    if self._stop.is_set():  # closed while the stream was being opened
+                        stream.cancel()
+                        break
                     self._requests, self._stream = requests, stream
                     self.opens += 1
                     if self.opens > 1:
@@ -270,8 +273,8 @@ class WatchHub:
 
     def stop(self) -> None:
         """End every watch and the reader thread (the client is closing)."""
-        self._stop.set()
         with self.lock:
+            self._stop.set()
             stream = self._stream
         if stream is not None:
             stream.cancel()  # type: ignore[attr-defined]

@@ -249,6 +249,7 @@ def test_auth_disabled_on_the_server_keeps_credentials_working(auth_server: Etcd
 # -- refresh under load ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # long-running: the main suite only (scripts/compat-matrix.sh)
 def test_sixteen_threads_share_one_login_per_expiry(auth_server: EtcdServer) -> None:
     recorder = Recorder()
     failures: list[BaseException] = []
@@ -305,6 +306,7 @@ def test_sixteen_threads_share_one_login_per_expiry(auth_server: EtcdServer) -> 
     assert logins == EXPIRIES  # one per expiry, not one per thread
 
 
+@pytest.mark.slow  # long-running: the main suite only (scripts/compat-matrix.sh)
 def test_sixteen_tasks_share_one_login_per_expiry(auth_server: EtcdServer) -> None:
     recorder = Recorder()
 

@@ -65,6 +65,7 @@ COUNTER_CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # long-running: the main suite only (scripts/compat-matrix.sh)
 def test_eight_processes_share_one_mutex(etcd: EtcdServer) -> None:
     if not etcd.version.startswith("3.5"):
         pytest.skip("client-side recipe; covered with 3.5")

@@ -49,6 +49,7 @@ def test_lease_calls(etcd: EtcdServer) -> None:
             client.lease_revoke("7")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # long-running: the main suite only (scripts/compat-matrix.sh)
 def test_managed_lease_outlives_its_ttl_and_is_revoked_on_exit(etcd: EtcdServer) -> None:
     with etcdgen.Client(etcd.endpoint) as client:
         with client.lease(ttl=TTL) as lease:
@@ -78,6 +79,7 @@ def test_lease_revoked_elsewhere_is_reported(etcd: EtcdServer) -> None:
         assert isinstance(told[0], etcdgen.LeaseExpiredError)
 
 
+@pytest.mark.slow  # long-running: the main suite only (scripts/compat-matrix.sh)
 def test_async_managed_lease(etcd: EtcdServer) -> None:
     async def scenario() -> None:
         told: list[etcdgen.LeaseExpiredError] = []
@@ -108,6 +110,7 @@ def test_async_managed_lease(etcd: EtcdServer) -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # long-running: the main suite only (scripts/compat-matrix.sh)
 def test_many_leases_share_one_stream(etcd: EtcdServer) -> None:
     with etcdgen.Client(etcd.endpoint) as client:
         leases = [client.lease(ttl=TTL).grant() for _ in range(20)]

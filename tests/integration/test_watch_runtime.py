@@ -131,7 +131,9 @@ def test_closing_the_client_ends_iterators_and_threads(etcd: EtcdServer) -> None
 
     consumer = threading.Thread(target=consume)
     consumer.start()
-    client.close()
+    started = time.monotonic()
+    client.close()  # at once: the watch may still be being created
+    assert time.monotonic() - started < 2.0  # promptly (it once waited 5 s for the reader)
     assert ended.wait(5), "the iterator did not end when the client closed"
     consumer.join(5)
     wait_for(
