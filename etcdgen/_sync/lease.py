@@ -201,6 +201,7 @@ class LeaseKeeper:
                     with self._lock:
                         lost = self.schedule.on_reply(reply.ID, reply.TTL, time.monotonic())
                         self._report([lost] if lost is not None else [])
+                failures += 1  # the server ended the stream: re-open, with backoff
             except _FATAL:
                 return
             except EtcdError as error:

@@ -233,6 +233,8 @@ class WatchHub:
                         refresh_token = True
                         stream.cancel()
                         break
+                else:
+                    failures += 1  # the server ended the stream: re-open, with backoff
             except _FATAL as error:
                 # Closed by the client's own close(): the watches just end.
                 self._end_all(None if self._stop.is_set() else error)
