@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from etcdgen.testing import EtcdServer
@@ -40,33 +43,40 @@ def installed_as_plugin() -> bool:
     return any(e.name == "etcdgen" for e in entry_points(group="pytest11"))
 
 
-def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+def run(
+    pytester: pytest.Pytester, env: pytest.MonkeyPatch, source: str, *args: str
+) -> pytest.RunResult:
     pytester.makepyfile(test_user=source)
+    # The compat matrix runs from a checkout without installing etcdgen: let the child
+    # pytest import it the way this one does.
+    env.setenv("PYTHONPATH", os.pathsep.join(p for p in sys.path if p))
     # A subprocess, as `pytest` on the user's machine: the plugin comes from the entry
     # point when etcdgen is installed, else (a bare source checkout) from -p.
     load = [] if installed_as_plugin() else ["-p", "etcdgen.pytest_plugin"]
     return pytester.runpytest_subprocess(*load, "-q", *args)
 
 
-def test_fixtures_start_etcd_and_clean_keys(pytester: pytest.Pytester) -> None:
-    result = run(pytester, USER_TESTS)
+def test_fixtures_start_etcd_and_clean_keys(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run(pytester, monkeypatch, USER_TESTS)
     result.assert_outcomes(passed=3)
 
 
 def test_an_existing_etcd_is_used_under_a_prefix_per_test(
-    pytester: pytest.Pytester, etcd: EtcdServer
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, etcd: EtcdServer
 ) -> None:
     import etcdgen
 
     with etcdgen.Client(etcd.endpoint) as client:
         client.put("user/key", "not the test's")
-        result = run(pytester, USER_TESTS, f"--etcd-endpoint={etcd.endpoint}")
+        result = run(pytester, monkeypatch, USER_TESTS, f"--etcd-endpoint={etcd.endpoint}")
         result.assert_outcomes(passed=3)
         # The user's own key is untouched, and the tests left nothing behind.
         assert client.get("user/key").kvs[0].value == b"not the test's"
         assert client.get("pytest-", prefix=True).count == 0
 
 
-def test_cluster_fixture(pytester: pytest.Pytester) -> None:
-    result = run(pytester, CLUSTER_TEST)
+def test_cluster_fixture(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run(pytester, monkeypatch, CLUSTER_TEST)
     result.assert_outcomes(passed=1)
