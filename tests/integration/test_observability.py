@@ -110,3 +110,34 @@ def test_endpoint_health_changes_are_logged_at_info(
             time.sleep(0.05)
     lines = [r.getMessage() for r in caplog.records if r.name == "etcdgen.connection"]
     assert any("endpoint 127.0.0.1:1 is now unreachable" in line for line in lines), lines
+
+
+def test_opentelemetry_spans_and_metrics(etcd: EtcdServer) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from etcdgen.tracing import OpenTelemetryHook
+
+    exporter = InMemorySpanExporter()
+    tracers = TracerProvider()
+    tracers.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    hook = OpenTelemetryHook(tracers, meters)
+    with etcdgen.Client(etcd.endpoint, event_hook=hook) as client:
+        client.put("otel/k", "v")
+        with pytest.raises(etcdgen.LeaseNotFoundError):
+            client.lease_revoke(987654321)
+    spans = exporter.get_finished_spans()
+    put = next(s for s in spans if s.name == "etcdserverpb.KV/Put")
+    assert put.attributes["rpc.method"] == "Put" and put.attributes["rpc.grpc.status_code"] == 0
+    assert put.attributes["etcdgen.attempts"] == 1 and put.end_time >= put.start_time
+    revoke = next(s for s in spans if s.name == "etcdserverpb.Lease/LeaseRevoke")
+    assert revoke.attributes["rpc.grpc.status_code"] == 5 and not revoke.status.is_ok
+    data = reader.get_metrics_data()
+    names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert "rpc.client.duration" in names
