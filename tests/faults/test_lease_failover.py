@@ -72,11 +72,18 @@ def test_async_lease_survives_member_restart(cluster: EtcdCluster) -> None:
                 await asyncio.sleep(0.02)
             member = next(m for m in cluster.members if m.endpoint == keeper._stream.endpoint)
             await asyncio.to_thread(member.kill)
-            await asyncio.sleep(2 * TTL)  # the fault's duration, not a wait for the server
-            lease.check()
+            await hold(client, lease, 2 * TTL)  # the member stays down two TTLs
             await asyncio.to_thread(member.restart)
-            await asyncio.sleep(TTL)
-            lease.check()
+            await hold(client, lease, TTL)
             assert (await client.get("alf/key")).count == 1
 
     asyncio.run(scenario())
+
+
+async def hold(client: etcdgen.AsyncClient, lease: etcdgen.AsyncLease, seconds: float) -> None:
+    """For `seconds`, keep checking that the server still has the lease and it is not lost."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        lease.check()
+        assert (await client.lease_time_to_live(lease.id)).TTL > 0
+        await asyncio.sleep(0.2)
