@@ -15,8 +15,9 @@ metrics, so existing gRPC dashboards work unchanged:
 and etcdgen's own: `etcdgen_retries_total{grpc_service, grpc_method}`,
 `etcdgen_failovers_total{endpoint}` (a member's calls moved elsewhere),
 `etcdgen_endpoint_changes_total{endpoint, state}` (health transitions),
-`etcdgen_stream_reopens_total{grpc_method}`, `etcdgen_watch_resumes_total` and
-`etcdgen_lease_lost_total`. Unary calls only in the grpc_* families (streams are
+`etcdgen_stream_reopens_total{grpc_method}`, `etcdgen_watch_resumes_total`,
+`etcdgen_lease_lost_total` and the gauge `etcdgen_active_watchers` (watches open
+on the clients that share this adapter). Unary calls only in the grpc_* families (streams are
 counted by their re-opens).
 """
 
@@ -102,6 +103,9 @@ class PrometheusMetrics:
         self.lease_losses = prom.Counter(
             "etcdgen_lease_lost", "Managed leases lost.", registry=registry
         )
+        self.active_watchers = prom.Gauge(
+            "etcdgen_active_watchers", "Watches open on the clients.", registry=registry
+        )
         self._retry_rpc: dict[str, str] = {}
 
     def __call__(self, event: Event) -> None:
@@ -126,3 +130,7 @@ class PrometheusMetrics:
             self.watch_resumes.inc()
         elif kind == "lease_lost":
             self.lease_losses.inc()
+        elif kind == "watch_started":
+            self.active_watchers.inc()
+        elif kind == "watch_ended":
+            self.active_watchers.dec()

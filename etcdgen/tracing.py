@@ -12,7 +12,7 @@ status when it failed. Spans are made when the call ends (the hook sees events,
 not contexts), so they are not parents of anything. Metrics: the
 `rpc.client.duration` histogram (milliseconds) and `etcdgen.retries`,
 `etcdgen.failovers`, `etcdgen.stream_reopens`, `etcdgen.watch_resumes`,
-`etcdgen.lease_lost` counters.
+`etcdgen.lease_lost` counters, and the `etcdgen.active_watchers` up-down counter.
 """
 
 from __future__ import annotations
@@ -74,6 +74,9 @@ class OpenTelemetryHook:
             "lease_lost": meter.create_counter("etcdgen.lease_lost"),
         }
         self._retries = meter.create_counter("etcdgen.retries", description="Attempts retried.")
+        self._watchers = meter.create_up_down_counter(
+            "etcdgen.active_watchers", description="Watches open on the clients."
+        )
         # Retries seen per thread since its last finished call (a call runs in one thread
         # or task; asyncio tasks of one loop share a thread, so the count is best effort).
         self._pending = threading.local()
@@ -87,6 +90,10 @@ class OpenTelemetryHook:
             pending.append((time.time_ns(), event.endpoint, event.detail))
         elif kind == "call":
             self._finish(event)
+        elif kind == "watch_started":
+            self._watchers.add(1)
+        elif kind == "watch_ended":
+            self._watchers.add(-1)
         elif kind in self._counters:
             self._counters[kind].add(
                 1, {"server.address": event.endpoint} if event.endpoint else {}

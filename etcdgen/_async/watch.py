@@ -155,6 +155,7 @@ class AsyncWatchHub:
         watcher = Watcher(options, max_buffered)
         handle = AsyncWatch(self, watcher)
         self._handles[watcher] = handle
+        self.connection.events.emit("watch_started", "", watcher.what)
         self.send(self.mux.add(watcher))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -194,6 +195,7 @@ class AsyncWatchHub:
                 handle.wake()
                 if watcher.ended:
                     del self._handles[watcher]
+                    self.connection.events.emit("watch_ended", "", watcher.what)
 
     # -- the reader task ---------------------------------------------------------------------
 
@@ -257,6 +259,7 @@ class AsyncWatchHub:
             handle = self._handles.pop(watcher, None)
             if handle is not None:
                 handle.wake()
+                self.connection.events.emit("watch_ended", "", watcher.what)
 
     async def _dispatch(self) -> None:
         assert self._ready is not None

@@ -20,6 +20,8 @@ and counted, never allowed to fail a call). Events (`Event.kind`):
 - "watch_resumed": a watch was re-created after a break (`revision`: where it
   resumed; `detail`: its key span)
 - "lease_lost": a managed lease was lost (`detail`: why)
+- "watch_started" / "watch_ended": a watch was added to / left the client's
+  stream (`detail`: its key span); their difference is the number of active watches
 
 Logging, on the "etcdgen" logger's children: state changes at INFO
 (`etcdgen.connection`: health, evict, endpoints; `etcdgen.watch`: re-opened
@@ -66,6 +68,8 @@ _LOGGERS = {
     "stream_reopened": (logging.getLogger("etcdgen.watch"), logging.INFO),
     "watch_resumed": (logging.getLogger("etcdgen.watch"), logging.INFO),
     "lease_lost": (logging.getLogger("etcdgen.lease"), logging.INFO),
+    "watch_started": (logging.getLogger("etcdgen.watch"), logging.DEBUG),
+    "watch_ended": (logging.getLogger("etcdgen.watch"), logging.DEBUG),
 }
 
 
@@ -99,6 +103,10 @@ def _describe(event: Event) -> str:
         return f"watch of {event.detail} resumed at revision {event.revision}"
     if event.kind == "lease_lost":
         return f"lease lost: {event.detail}"
+    if event.kind == "watch_started":
+        return f"watching {event.detail}"
+    if event.kind == "watch_ended":
+        return f"stopped watching {event.detail}"
     return f"{event.kind} {event.endpoint} {event.detail}"
 
 

@@ -162,6 +162,7 @@ class WatchHub:
         handle = Watch(self, watcher)
         with self.lock:
             self._handles[watcher] = handle
+            self.connection.events.emit("watch_started", "", watcher.what)
             self.send(self.mux.add(watcher))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="etcdgen-watch", daemon=True)
@@ -202,6 +203,7 @@ class WatchHub:
                 handle.wake()
                 if watcher.ended:
                     del self._handles[watcher]
+                    self.connection.events.emit("watch_ended", "", watcher.what)
 
     # -- the reader thread -------------------------------------------------------------------
 
@@ -262,16 +264,13 @@ class WatchHub:
 
     def _end_all(self, error: EtcdError | None) -> None:
         with self.lock:
-            if error is None:
-                error_to_raise: EtcdError | None = None
-            else:
-                error_to_raise = error
-            for watcher in self.mux.fail_all(error_to_raise or ClientClosedError("closed")):
+            for watcher in self.mux.fail_all(error or ClientClosedError("closed")):
                 if error is None:
                     watcher.error = None  # closed by the client: iteration just ends
                 handle = self._handles.pop(watcher, None)
                 if handle is not None:
                     handle.wake()
+                    self.connection.events.emit("watch_ended", "", watcher.what)
 
     def stop(self) -> None:
         """End every watch and the reader thread (the client is closing)."""

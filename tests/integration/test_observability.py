@@ -141,3 +141,29 @@ def test_opentelemetry_spans_and_metrics(etcd: EtcdServer) -> None:
     data = reader.get_metrics_data()
     names = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
     assert "rpc.client.duration" in names
+
+
+def test_active_watchers_gauge_follows_open_watches(etcd: EtcdServer) -> None:
+    prometheus_client: Any = prometheus()
+    from etcdgen.metrics import PrometheusMetrics
+
+    registry = prometheus_client.CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    with etcdgen.Client(etcd.endpoint, event_hook=metrics) as client:
+        first = client.watch("gauge/a")
+        second = client.watch("gauge/", prefix=True)
+        assert sample(registry, "etcdgen_active_watchers") == 2
+        first.cancel()
+        assert sample(registry, "etcdgen_active_watchers") == 1
+
+        async def on_async_client() -> None:
+            async with etcdgen.AsyncClient(etcd.endpoint, event_hook=metrics) as other:
+                watch = other.watch("gauge/b")
+                await watch.wait_created(5)
+                assert sample(registry, "etcdgen_active_watchers") == 2
+            # closing the client ends its watches
+
+        asyncio.run(on_async_client())
+        assert sample(registry, "etcdgen_active_watchers") == 1
+        second.cancel()
+    assert sample(registry, "etcdgen_active_watchers") == 0
