@@ -16,8 +16,8 @@ import grpc
 from grpc import aio
 
 from .balancer import EndpointState, Health
-from .errors import EtcdError, status_of
-from .flow import CHANNEL_CLOSED, CallContext, Failure, Refresh, Send, Wait
+from .errors import EtcdError
+from .flow import CHANNEL_CLOSED, CallContext, Failure, Refresh, Send, Wait, describe_failure
 from .invoker import (
     Driver,
     check_size,
@@ -169,8 +169,14 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
         flow = self._decisions.recover(ctx, first, failure)
         step = next(flow)
         spec = ctx.spec
+        # Reported when the call goes on after it (only then is it a retry).
+        failed_on: str | None = first.state.endpoint.text
+        failed_with: Failure = failure
         while True:
             if isinstance(step, Send):
+                if failed_on is not None:
+                    self._events.emit("retry", failed_on, describe_failure(failed_with))
+                    failed_on = None
                 if self._gate.loop is not _get_running_loop():
                     self._gate.activate()
                 metadata = await self._tokens.ensure()
@@ -191,17 +197,19 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
                         request, timeout=step.timeout, metadata=metadata
                     )
                 except grpc.RpcError as error:
-                    self._events.emit("retry", step.state.endpoint.text, str(status_of(error)))
+                    failed_on, failed_with = step.state.endpoint.text, error
                     step = flow.send(error)
                     continue
                 except (ValueError, aio.UsageError) as error:
                     if not closed_channel(error):
                         raise
+                    failed_on, failed_with = step.state.endpoint.text, CHANNEL_CLOSED
                     step = flow.send(CHANNEL_CLOSED)
                     continue
                 except asyncio.CancelledError:
                     if not cancelled_by_eviction(step.state, step.generation):
                         raise
+                    failed_on, failed_with = step.state.endpoint.text, CHANNEL_CLOSED
                     step = flow.send(CHANNEL_CLOSED)
                     continue
                 self._balancer.call_succeeded(step.state)

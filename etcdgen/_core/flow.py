@@ -89,6 +89,14 @@ CHANNEL_CLOSED = object()
 Failure = grpc.RpcError | object
 
 
+def describe_failure(failure: Failure) -> str:
+    """An attempt's failure, for the "retry" event and the logs."""
+    if isinstance(failure, grpc.RpcError):
+        code, details = status_of(failure)
+        return f"{code.name if code is not None else 'UNKNOWN'}: {details}"
+    return "the channel was closed under the call (its member was failed away from)"
+
+
 @dataclass(slots=True)
 class CallContext:
     """What `recover` needs to know about the call it is recovering."""

@@ -27,7 +27,16 @@ from google.protobuf.message import Message
 from .balancer import Balancer, EndpointState, Health
 from .errors import EtcdError, UnavailableError, status_of
 from .events import Events
-from .flow import CHANNEL_CLOSED, CallContext, Decisions, Failure, Refresh, Send, Wait
+from .flow import (
+    CHANNEL_CLOSED,
+    CallContext,
+    Decisions,
+    Failure,
+    Refresh,
+    Send,
+    Wait,
+    describe_failure,
+)
 from .fork import enter_call, leave_call
 from .pool import ChannelPool, Lane
 from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT, Retry
@@ -226,8 +235,14 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
         flow = self._decisions.recover(ctx, first, failure)
         step = next(flow)
         spec = ctx.spec
+        # Reported when the call goes on after it (only then is it a retry).
+        failed_on: str | None = first.state.endpoint.text
+        failed_with: Failure = failure
         while True:
             if isinstance(step, Send):
+                if failed_on is not None:
+                    self._events.emit("retry", failed_on, describe_failure(failed_with))
+                    failed_on = None
                 if not self._gate.active:
                     self._gate.activate()  # raises if the client was closed meanwhile
                 metadata = self._tokens.ensure()
@@ -249,12 +264,13 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
                     fork_gate = enter_call()
                     response = call(request, timeout=step.timeout, metadata=metadata)
                 except grpc.RpcError as error:
-                    self._events.emit("retry", step.state.endpoint.text, str(status_of(error)))
+                    failed_on, failed_with = step.state.endpoint.text, error
                     step = flow.send(error)
                     continue
                 except ValueError as error:
                     if not closed_channel(error):
                         raise
+                    failed_on, failed_with = step.state.endpoint.text, CHANNEL_CLOSED
                     step = flow.send(CHANNEL_CLOSED)
                     continue
                 finally:
