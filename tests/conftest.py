@@ -15,6 +15,9 @@ import pytest
 
 from etcdgen.testing import EtcdBinary, EtcdNotFoundError, EtcdServer, find_etcd_binary
 
+# A user's project, run by tests/integration/test_wheel.py in its own venv.
+collect_ignore = ["user_project"]
+
 # --- etcd binaries ----------------------------------------------------------------------------
 
 ETCD_VERSIONS = ("3.5", "3.4")
