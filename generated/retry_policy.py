@@ -12,99 +12,115 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .._core.spec import Effect, MethodPolicy, Retry
+from .._core.spec import Effect, MethodPolicy, RetryClass
 
 RETRY_POLICY: Final[Mapping[str, MethodPolicy]] = MappingProxyType(
     {
         "/etcdserverpb.Auth/AuthDisable": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/etcdserverpb.Auth/AuthEnable": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Auth/AuthStatus": MethodPolicy(Retry.SAFE, Effect.READ, since="3.5"),
-        "/etcdserverpb.Auth/Authenticate": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Auth/RoleAdd": MethodPolicy(Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.Auth/AuthStatus": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.5"),
+        "/etcdserverpb.Auth/Authenticate": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/RoleAdd": MethodPolicy(
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+        ),
         "/etcdserverpb.Auth/RoleDelete": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Auth/RoleGet": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/RoleGet": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
         "/etcdserverpb.Auth/RoleGrantPermission": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Auth/RoleList": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/RoleList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
         "/etcdserverpb.Auth/RoleRevokePermission": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Auth/UserAdd": MethodPolicy(Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.Auth/UserAdd": MethodPolicy(
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+        ),
         "/etcdserverpb.Auth/UserChangePassword": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/etcdserverpb.Auth/UserDelete": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Auth/UserGet": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/UserGet": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
         "/etcdserverpb.Auth/UserGrantRole": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Auth/UserList": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/UserList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
         "/etcdserverpb.Auth/UserRevokeRole": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/etcdserverpb.Cluster/MemberAdd": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Cluster/MemberList": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Cluster/MemberList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
         "/etcdserverpb.Cluster/MemberPromote": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/etcdserverpb.Cluster/MemberRemove": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/etcdserverpb.Cluster/MemberUpdate": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.KV/Compact": MethodPolicy(Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.KV/Compact": MethodPolicy(
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+        ),
         "/etcdserverpb.KV/DeleteRange": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.KV/Put": MethodPolicy(Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
-        "/etcdserverpb.KV/Range": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.KV/Txn": MethodPolicy(Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
-        "/etcdserverpb.Lease/LeaseGrant": MethodPolicy(Retry.SAFE, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.KV/Put": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.KV/Range": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.KV/Txn": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.Lease/LeaseGrant": MethodPolicy(
+            RetryClass.SAFE, Effect.MUTATION, since="3.4"
+        ),
         "/etcdserverpb.Lease/LeaseKeepAlive": MethodPolicy(
-            Retry.NEVER, Effect.MUTATION, since="3.4"
+            RetryClass.NEVER, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Lease/LeaseLeases": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Lease/LeaseRevoke": MethodPolicy(Retry.SAFE, Effect.MUTATION, since="3.4"),
-        "/etcdserverpb.Lease/LeaseTimeToLive": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Maintenance/Alarm": MethodPolicy(Retry.SAFE, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.Lease/LeaseLeases": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Lease/LeaseRevoke": MethodPolicy(
+            RetryClass.SAFE, Effect.MUTATION, since="3.4"
+        ),
+        "/etcdserverpb.Lease/LeaseTimeToLive": MethodPolicy(
+            RetryClass.SAFE, Effect.READ, since="3.4"
+        ),
+        "/etcdserverpb.Maintenance/Alarm": MethodPolicy(
+            RetryClass.SAFE, Effect.MUTATION, since="3.4"
+        ),
         "/etcdserverpb.Maintenance/Defragment": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/etcdserverpb.Maintenance/Downgrade": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.5"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.5"
         ),
-        "/etcdserverpb.Maintenance/Hash": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Maintenance/HashKV": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Maintenance/Hash": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Maintenance/HashKV": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
         "/etcdserverpb.Maintenance/MoveLeader": MethodPolicy(
-            Retry.SAFE, Effect.MUTATION, since="3.4"
+            RetryClass.SAFE, Effect.MUTATION, since="3.4"
         ),
-        "/etcdserverpb.Maintenance/Snapshot": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Maintenance/Status": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Watch/Watch": MethodPolicy(Retry.NEVER, Effect.READ, since="3.4"),
+        "/etcdserverpb.Maintenance/Snapshot": MethodPolicy(
+            RetryClass.SAFE, Effect.READ, since="3.4"
+        ),
+        "/etcdserverpb.Maintenance/Status": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Watch/Watch": MethodPolicy(RetryClass.NEVER, Effect.READ, since="3.4"),
         "/v3electionpb.Election/Campaign": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/v3electionpb.Election/Leader": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/v3electionpb.Election/Observe": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/v3electionpb.Election/Leader": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/v3electionpb.Election/Observe": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
         "/v3electionpb.Election/Proclaim": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/v3electionpb.Election/Resign": MethodPolicy(
-            Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
-        "/v3lockpb.Lock/Lock": MethodPolicy(Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
-        "/v3lockpb.Lock/Unlock": MethodPolicy(Retry.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/v3lockpb.Lock/Lock": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/v3lockpb.Lock/Unlock": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
     }
 )

@@ -26,12 +26,12 @@ from .invoker import (
     learner_ok,
 )
 from .pool import Lane
-from .spec import AsyncResponseStream, MethodSpec, RequestT, ResponseT, Retry
+from .spec import AsyncResponseStream, MethodSpec, RequestT, ResponseT, RetryClass
 from .timeout import Timeout, resolve_timeout
 from .tokens import AsyncTokenSource, Metadata
 
 _HEALTHY = Health.HEALTHY
-_SAFE = Retry.SAFE
+_SAFE = RetryClass.SAFE
 _get_running_loop = asyncio.get_running_loop
 
 

@@ -14,11 +14,11 @@ asking. The drivers differ only in how they block (`time.sleep` vs `await`),
 which is the shape httpx uses for its auth flows.
 
 The rules (after etcd's Go client, and stricter where it is unsafe):
-- `Retry.SAFE` calls are resent on UNAVAILABLE, preferring a member not yet
+- `RetryClass.SAFE` calls are resent on UNAVAILABLE, preferring a member not yet
   tried; when every candidate was tried, back off (25 ms doubling to 1 s,
   +/-10 % jitter). They are also resent at once when the balancer closed their
   channel because the member stopped answering probes (see `balancer.py`).
-- `Retry.IF_NOT_SENT` calls (writes) are resent only when gRPC could not
+- `RetryClass.IF_NOT_SENT` calls (writes) are resent only when gRPC could not
   connect at all for that attempt: the request never left the process.
 - A call rejected for its auth token is resent once after a refresh,
   whatever its class: etcd rejects such calls before applying them.
@@ -41,7 +41,7 @@ from .balancer import Balancer, EndpointState
 from .describe import describe_call
 from .errors import ConnectionFailedError, EtcdError, UnavailableError, status_of
 from .retry import RetrySettings, is_retryable, never_sent
-from .spec import MethodSpec, Retry
+from .spec import MethodSpec, RetryClass
 
 ErrorMapper = Callable[[grpc.RpcError], EtcdError]
 TokenCheck = Callable[[grpc.RpcError], bool]
@@ -178,10 +178,10 @@ class Decisions:
                 failure = yield sent
                 continue
 
-            if ours and policy is not Retry.SAFE:
+            if ours and policy is not RetryClass.SAFE:
                 raise self._outcome_unknown(ctx, sent, attempt)
             may_retry = ours or connect_bound or is_retryable(policy, code, details)
-            if connect_bound and policy is not Retry.SAFE:
+            if connect_bound and policy is not RetryClass.SAFE:
                 may_retry = False  # it may have reached the member at the last moment
             if not may_retry or attempt >= retry.max_attempts:
                 raise self._final_error(ctx, failure, attempt, sent, connect_bound)
@@ -269,7 +269,7 @@ class Decisions:
                 f"{ctx.spec.name} did not complete within its {ctx.timeout:g} s timeout "
                 f"(last sent to {sent.state.endpoint.text}; gRPC: {details})"
             )
-            if ctx.spec.policy.retry is not Retry.SAFE:
+            if ctx.spec.policy.retry is not RetryClass.SAFE:
                 mapped.details += (
                     f"; the {ctx.spec.name} may or may not have been applied: read the "
                     "key to find out before retrying"

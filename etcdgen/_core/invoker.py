@@ -39,12 +39,12 @@ from .flow import (
 )
 from .fork import enter_call, leave_call
 from .pool import ChannelPool, Lane
-from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT, Retry
+from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT, RetryClass
 from .timeout import Timeout, resolve_timeout
 from .tokens import Metadata, TokenSource
 
 _HEALTHY = Health.HEALTHY
-_SAFE = Retry.SAFE
+_SAFE = RetryClass.SAFE
 # What a learner member serves (etcd's isRPCSupportedForLearner).
 _RANGE = "/etcdserverpb.KV/Range"
 _LEARNER_PATHS = frozenset({_RANGE, "/etcdserverpb.Maintenance/Status"})

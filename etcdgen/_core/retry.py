@@ -4,12 +4,12 @@ This is the decision half of the retry engine, shared by the sync and
 asyncio invokers; they only differ in how they sleep.
 
 Rules (after etcd's Go client):
-- `Retry.SAFE` calls (reads, lease calls, status) are retried when the error
+- `RetryClass.SAFE` calls (reads, lease calls, status) are retried when the error
   is UNAVAILABLE: no member reachable, no leader, leader changed. Other codes
   are final - the server answered.
-- `Retry.IF_NOT_SENT` calls (writes) are retried only when gRPC never had a
+- `RetryClass.IF_NOT_SENT` calls (writes) are retried only when gRPC never had a
   connection to send them on. Any other failure may have been applied.
-- `Retry.NEVER` calls are not retried here.
+- `RetryClass.NEVER` calls are not retried here.
 Waits grow exponentially from `base_delay` up to `max_delay` with +/- jitter,
 and no wait runs past the call's deadline.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from .spec import Retry
+from .spec import RetryClass
 
 # grpc-core's wording when the channel had no connected address to pick:
 # the request was never written to any socket.
@@ -60,11 +60,11 @@ def never_sent(code: grpc.StatusCode | None, details: str) -> bool:
     return code is grpc.StatusCode.UNAVAILABLE and any(m in details for m in _NOT_SENT_MARKERS)
 
 
-def is_retryable(retry: Retry, code: grpc.StatusCode | None, details: str) -> bool:
+def is_retryable(retry: RetryClass, code: grpc.StatusCode | None, details: str) -> bool:
     """Whether a call with this retry class may be sent again after this error."""
-    if retry is Retry.SAFE:
+    if retry is RetryClass.SAFE:
         return code is grpc.StatusCode.UNAVAILABLE
-    if retry is Retry.IF_NOT_SENT:
+    if retry is RetryClass.IF_NOT_SENT:
         return never_sent(code, details)
     return False
 

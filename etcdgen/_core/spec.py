@@ -39,7 +39,7 @@ class CallKind(Enum):
     STREAM_STREAM = "stream_stream"
 
 
-class Retry(Enum):
+class RetryClass(Enum):
     """When a failed call may be sent again (the policy table assigns one per RPC)."""
 
     #: Repeating the call cannot change the outcome: retry on transient errors.
@@ -61,7 +61,7 @@ class Effect(Enum):
 class MethodPolicy:
     """What the protos do not say about an RPC; kept in codegen's policy table."""
 
-    retry: Retry
+    retry: RetryClass
     effect: Effect
     #: First etcd release (major.minor) that serves the RPC.
     since: str

@@ -12,12 +12,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .._core.spec import Effect, MethodPolicy, Retry
+from .._core.spec import Effect, MethodPolicy, RetryClass
 
 RETRY_POLICY: Final[Mapping[str, MethodPolicy]] = MappingProxyType(
     {
-        "/goldenpb.Echo/Chat": MethodPolicy(Retry.NEVER, Effect.MUTATION, since="3.5"),
-        "/goldenpb.Echo/Listen": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
-        "/goldenpb.Echo/Say": MethodPolicy(Retry.SAFE, Effect.READ, since="3.4"),
+        "/goldenpb.Echo/Chat": MethodPolicy(RetryClass.NEVER, Effect.MUTATION, since="3.5"),
+        "/goldenpb.Echo/Listen": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/goldenpb.Echo/Say": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
     }
 )
