@@ -1,9 +1,14 @@
 """etcdgen: a complete, typed etcd v3 client (sync and asyncio).
 
-import etcdgen
-with etcdgen.Client("127.0.0.1:2379") as client:
-    client.rpc.kv.put(key="greeting", value="hello")
-    print(client.rpc.kv.range(key="greeting").kvs[0].value)
+    import etcdgen
+    with etcdgen.Client("127.0.0.1:2379") as client:
+        client.put("greeting", "hello")
+        print(client.get("greeting").kvs[0].value)
+
+The top level holds what user code writes against: the clients, `Compare`/`Op`,
+`RetrySettings`, `Timeout`/`DEFAULT`, every error, watch/lease handles, and
+`etcdgen.concurrency` (Session, Mutex, Election, STM). Also: `etcdgen.spec`
+(how RPCs are described), `etcdgen.metrics`, `etcdgen.tracing`, `etcdgen.testing`.
 """
 
 # ruff: noqa: E402  (the imports below must follow prepare_environment)
@@ -12,6 +17,7 @@ from ._core import fork as _fork  # isort: skip
 
 _fork.prepare_environment()
 
+from . import concurrency
 from ._async.lease import AsyncLease
 from ._async.watch import AsyncWatch
 from ._core.balancer import EndpointHealth
@@ -92,6 +98,7 @@ __all__ = [
     "WatchCompactedError",
     "WrongEventLoopError",
     "__version__",
+    "concurrency",
 ]
 # Star re-exports are spelled out this way so that type checkers see them.
 __all__ += _generated_errors.__all__

@@ -22,6 +22,19 @@ from ._core.watch_state import FILTERS, WatchOptions
 from .generated.errors import EmptyKeyError
 from .generated.etcdserverpb import rpc_pb2
 
+# What user code writes against. The request builders below (`range_request`, ...)
+# are the clients' own: importable, but not a promise.
+__all__ = [
+    "Compare",
+    "CompareTarget",
+    "HasLeaseId",
+    "KeyLike",
+    "LeaseLike",
+    "Op",
+    "SortOrder",
+    "SortTarget",
+]
+
 
 class HasLeaseId(Protocol):
     """A managed lease (`Lease`, `AsyncLease`): anything with an integer `id`."""
@@ -414,6 +427,11 @@ class Op:
         min_create_revision: int | None = None,
         max_create_revision: int | None = None,
     ) -> rpc_pb2.RequestOp:
+        """A Range op: the keywords of `client.get` (one key, or a range by `prefix`,
+        `range_end` or `from_key`; `revision`, `limit`, sorting, `keys_only`, ...).
+
+        In the txn's response its result is `responses[i].response_range`.
+        """
         request = range_request(
             key,
             range_end=range_end,
@@ -443,6 +461,9 @@ class Op:
         ignore_value: bool = False,
         ignore_lease: bool = False,
     ) -> rpc_pb2.RequestOp:
+        """A Put op: the keywords of `client.put` (`lease`, `prev_kv`, `ignore_value`,
+        `ignore_lease`). Its result is `responses[i].response_put`.
+        """
         request = put_request(
             key,
             value,
@@ -462,6 +483,10 @@ class Op:
         from_key: bool = False,
         prev_kv: bool = False,
     ) -> rpc_pb2.RequestOp:
+        """A DeleteRange op: the keywords of `client.delete` (one key, or a range by
+        `prefix`, `range_end` or `from_key`; `prev_kv`). Its result is
+        `responses[i].response_delete_range`.
+        """
         request = delete_request(
             key, range_end=range_end, prefix=prefix, from_key=from_key, prev_kv=prev_kv
         )

