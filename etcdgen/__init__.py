@@ -21,6 +21,7 @@ from . import concurrency
 from ._async.lease import AsyncLease
 from ._async.watch import AsyncWatch
 from ._core.balancer import EndpointHealth
+from ._core.coalesce import CoalesceSettings, ReadBatchStats
 from ._core.endpoints import InvalidEndpointError
 from ._core.errors import (
     ClientClosedError,
@@ -68,6 +69,7 @@ __all__ = [
     "AuthStatus",
     "Client",
     "ClientClosedError",
+    "CoalesceSettings",
     "Compare",
     "CompareTarget",
     "ConnectionFailedError",
@@ -86,6 +88,7 @@ __all__ = [
     "MemberStatus",
     "Op",
     "Permission",
+    "ReadBatchStats",
     "ResponseStream",
     "RetrySettings",
     "Secret",

@@ -45,6 +45,7 @@ NAMES = {
     "AsyncSTM": "STM",
     "AsyncOperations": "Operations",
     "AsyncInvoker": "Invoker",
+    "AsyncReadCoalescer": "ReadCoalescer",
     "async_stm": "stm",
     "AsyncWatchCallback": "WatchCallback",
     "AsyncErrorCallback": "ErrorCallback",

@@ -18,6 +18,7 @@ from typing import Any, cast
 from .._core.aio_invoker import AsyncInvoker
 from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
+from .._core.coalesce import CoalesceSettings, ReadBatchStats
 from .._core.config import make_config
 from .._core.errors import LeaseExpiredError
 from .._core.events import EventHook
@@ -50,6 +51,7 @@ from ..kv import (
     watch_options,
 )
 from .auth_admin import AsyncAuthAdmin
+from .coalesce import AsyncReadCoalescer
 from .concurrency import AsyncLockHold
 from .connection import AsyncConnection
 from .lease import AsyncLease
@@ -95,10 +97,16 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
         event_hook: called with an `etcdgen.Event` for attempts, retries, health
             changes, evictions and endpoint list changes (must be quick; errors
             from it are swallowed).
+        coalesce_reads: send gets that wait at the same time as one read-only txn
+            (True, or `etcdgen.CoalesceSettings` for its bounds; off by default).
+            A lone get is still a plain Range; under load, all gets of a batch read
+            at one revision. See "Coalescing reads" in the README.
     """
 
     #: Set on `with_namespace` views only.
     _namespace: Namespace | None = None
+    #: Set when `coalesce_reads` is on.
+    _reads: AsyncReadCoalescer | None = None
     #: Warns if the client is dropped unclosed (a no-op on views).
     _finalizer: Any
 
@@ -125,6 +133,7 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
         reject_old_cluster: bool = False,
         require_leader: bool = True,
         event_hook: EventHook | None = None,
+        coalesce_reads: bool | CoalesceSettings = False,
     ) -> None:
         self.config = make_config(
             endpoints,
@@ -147,12 +156,14 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
             reject_old_cluster=reject_old_cluster,
             require_leader=require_leader,
             event_hook=event_hook,
+            coalesce_reads=coalesce_reads,
         )
         self._connection = AsyncConnection(self.config)
         #: The generated client of every etcd service: `client.rpc.kv.range(key=b"k")`.
         self.rpc = self._connection.rpc
         # The KV methods below build their requests themselves and go straight here.
         self._invoker: AsyncInvoker = self._connection.invoker
+        self._reads = self._read_coalescer(self._invoker)
         # Dropped without close(): release the channels and warn, as files do.
         self._finalizer = weakref.finalize(self, _collected, self._connection, repr(self))
 
@@ -197,8 +208,19 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
         invoker: Any = NamespacedInvoker(self._connection.invoker, inner)
         view.rpc = AsyncRpcClients(invoker)
         view._invoker = cast(AsyncInvoker, invoker)
+        view._reads = self._read_coalescer(invoker)
         view._finalizer = weakref.finalize(view, _view_collected)
         return view
+
+    def _read_coalescer(self, invoker: Any) -> AsyncReadCoalescer | None:
+        settings = self.config.coalesce_reads
+        if settings is None:
+            return None
+        return AsyncReadCoalescer(invoker, settings, self.config.timeout)
+
+    def read_batch_stats(self) -> ReadBatchStats | None:
+        """What read coalescing did so far (batch sizes, re-sends); None when it is off."""
+        return None if self._reads is None else self._reads.stats.copy()
 
     @property
     def namespace(self) -> bytes:
@@ -315,6 +337,8 @@ class AsyncClient(AsyncAuthAdmin, AsyncOperations):
             min_create_revision=min_create_revision,
             max_create_revision=max_create_revision,
         )
+        if self._reads is not None:
+            return await self._reads.get(request, timeout)
         return await self._invoker.unary_unary(methods.KV_RANGE, request, timeout)
 
     async def delete(

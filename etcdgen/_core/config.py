@@ -9,6 +9,7 @@ import grpc
 
 from . import validate
 from .channels import MIN_KEEPALIVE_TIME, channel_options
+from .coalesce import CoalesceSettings, coalesce_settings
 from .endpoints import Endpoint, parse_endpoints
 from .events import EventHook
 from .flow import CallSettings
@@ -65,6 +66,8 @@ class ClientConfig:
     reject_old_cluster: bool
     require_leader: bool
     event_hook: EventHook | None = field(repr=False)
+    #: None: gets are not coalesced (see _core/coalesce.py).
+    coalesce_reads: CoalesceSettings | None = None
 
     @property
     def channel_options(self) -> list[tuple[str, int | str]]:
@@ -109,6 +112,7 @@ def make_config(
     reject_old_cluster: object = False,
     require_leader: object = True,
     event_hook: EventHook | None = None,
+    coalesce_reads: object = False,
 ) -> ClientConfig:
     """Check every option and say what to do about a bad one."""
     parsed = parse_endpoints(endpoints)
@@ -174,4 +178,5 @@ def make_config(
         reject_old_cluster=validate.flag("reject_old_cluster", reject_old_cluster),
         require_leader=validate.flag("require_leader", require_leader),
         event_hook=event_hook,
+        coalesce_reads=coalesce_settings(coalesce_reads),
     )

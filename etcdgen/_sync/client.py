@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from .._core.balancer import EndpointHealth
 from .._core.channels import DEFAULT_MAX_SEND_BYTES
+from .._core.coalesce import CoalesceSettings, ReadBatchStats
 from .._core.config import make_config
 from .._core.errors import LeaseExpiredError
 from .._core.events import EventHook
@@ -45,6 +46,7 @@ from ..kv import (
     watch_options,
 )
 from .auth_admin import AuthAdmin
+from .coalesce import ReadCoalescer
 from .concurrency import LockHold
 from .connection import Connection
 from .lease import Lease
@@ -90,10 +92,16 @@ class Client(AuthAdmin, Operations):
         event_hook: called with an `etcdgen.Event` for attempts, retries, health
             changes, evictions and endpoint list changes (must be quick; errors
             from it are swallowed).
+        coalesce_reads: send gets that wait at the same time as one read-only txn
+            (True, or `etcdgen.CoalesceSettings` for its bounds; off by default).
+            A lone get is still a plain Range; under load, all gets of a batch read
+            at one revision. See "Coalescing reads" in the README.
     """
 
     #: Set on `with_namespace` views only.
     _namespace: Namespace | None = None
+    #: Set when `coalesce_reads` is on.
+    _reads: ReadCoalescer | None = None
     #: Warns if the client is dropped unclosed (a no-op on views).
     _finalizer: Any
 
@@ -120,6 +128,7 @@ class Client(AuthAdmin, Operations):
         reject_old_cluster: bool = False,
         require_leader: bool = True,
         event_hook: EventHook | None = None,
+        coalesce_reads: bool | CoalesceSettings = False,
     ) -> None:
         self.config = make_config(
             endpoints,
@@ -142,12 +151,14 @@ class Client(AuthAdmin, Operations):
             reject_old_cluster=reject_old_cluster,
             require_leader=require_leader,
             event_hook=event_hook,
+            coalesce_reads=coalesce_reads,
         )
         self._connection = Connection(self.config)
         #: The generated client of every etcd service: `client.rpc.kv.range(key=b"k")`.
         self.rpc = self._connection.rpc
         # The KV methods below build their requests themselves and go straight here.
         self._invoker: Invoker = self._connection.invoker
+        self._reads = self._read_coalescer(self._invoker)
         # Dropped without close(): release the channels and warn, as files do.
         self._finalizer = weakref.finalize(self, _collected, self._connection, repr(self))
 
@@ -192,8 +203,19 @@ class Client(AuthAdmin, Operations):
         invoker: Any = NamespacedInvoker(self._connection.invoker, inner)
         view.rpc = RpcClients(invoker)
         view._invoker = cast(Invoker, invoker)
+        view._reads = self._read_coalescer(invoker)
         view._finalizer = weakref.finalize(view, _view_collected)
         return view
+
+    def _read_coalescer(self, invoker: Any) -> ReadCoalescer | None:
+        settings = self.config.coalesce_reads
+        if settings is None:
+            return None
+        return ReadCoalescer(invoker, settings, self.config.timeout)
+
+    def read_batch_stats(self) -> ReadBatchStats | None:
+        """What read coalescing did so far (batch sizes, re-sends); None when it is off."""
+        return None if self._reads is None else self._reads.stats.copy()
 
     @property
     def namespace(self) -> bytes:
@@ -310,6 +332,8 @@ class Client(AuthAdmin, Operations):
             min_create_revision=min_create_revision,
             max_create_revision=max_create_revision,
         )
+        if self._reads is not None:
+            return self._reads.get(request, timeout)
         return self._invoker.unary_unary(methods.KV_RANGE, request, timeout)
 
     def delete(
