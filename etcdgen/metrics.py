@@ -106,20 +106,26 @@ class PrometheusMetrics:
         self.active_watchers = prom.Gauge(
             "etcdgen_active_watchers", "Watches open on the clients.", registry=registry
         )
-        self._retry_rpc: dict[str, str] = {}
+        # Labelled children per RPC path: `labels()` costs more than the increment.
+        self._per_rpc: dict[str, _RpcChildren] = {}
+
+    def _children(self, path: str) -> _RpcChildren:
+        children = self._per_rpc.get(path)
+        if children is None:
+            children = self._per_rpc[path] = _RpcChildren(self, *_split(path))
+        return children
 
     def __call__(self, event: Event) -> None:
         kind = event.kind
         if kind == "attempt":
             if event.attempts == 1 and event.rpc:
-                service, method = _split(event.rpc)
-                self.started.labels("unary", service, method).inc()
+                self._children(event.rpc).started.inc()
         elif kind == "call":
-            service, method = _split(event.rpc)
-            self.handled.labels("unary", service, method, event.code).inc()
-            self.handling.labels("unary", service, method).observe(event.duration)
+            children = self._children(event.rpc)
+            children.handled(event.code).inc()
+            children.handling.observe(event.duration)
             if event.attempts > 1:
-                self.retries.labels(service, method).inc(event.attempts - 1)
+                children.retries.inc(event.attempts - 1)
         elif kind == "evict":
             self.failovers.labels(event.endpoint).inc()
         elif kind == "health":
@@ -134,3 +140,25 @@ class PrometheusMetrics:
             self.active_watchers.inc()
         elif kind == "watch_ended":
             self.active_watchers.dec()
+
+
+class _RpcChildren:
+    """The labelled metrics of one RPC (one `labels()` lookup per RPC, not per call)."""
+
+    __slots__ = ("_codes", "_handled", "_method", "_service", "handling", "retries", "started")
+
+    def __init__(self, metrics: PrometheusMetrics, service: str, method: str) -> None:
+        self._service, self._method = service, method
+        self._handled = metrics.handled
+        self.started = metrics.started.labels("unary", service, method)
+        self.handling = metrics.handling.labels("unary", service, method)
+        self.retries = metrics.retries.labels(service, method)
+        self._codes: dict[str, Any] = {}
+
+    def handled(self, code: str) -> Any:
+        child = self._codes.get(code)
+        if child is None:
+            child = self._codes[code] = self._handled.labels(
+                "unary", self._service, self._method, code
+            )
+        return child
