@@ -87,6 +87,9 @@ class AsyncReadCoalescer:
     def _hand_on(self, group: Group[_Future[Any]], finished: int) -> None:
         """A call of `finished` gets returned: send the queue as the next batch."""
         self.stats.sizes[finished] += 1
+        if not group.queue:  # the usual case at low load
+            group.busy = False
+            return
         batch = group.take(self._settings)
         if batch:
             task = asyncio.get_running_loop().create_task(self._send(group, batch))

@@ -106,6 +106,9 @@ class ReadCoalescer:
         time left (the caller lock is taken once for both)."""
         with self._lock:
             self.stats.sizes[finished] += 1
+            if not group.queue:  # the usual case at low load
+                group.busy = False
+                return
             batch = group.take(self._settings)
             if not batch:
                 return
