@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from .._core import fork
 from .._core.coalesce import (
     READ_ONLY_TXN,
     CoalesceSettings,
@@ -55,6 +56,13 @@ class ReadCoalescer:
         # [linearizable, serializable]
         self._groups: tuple[Group[_Waiter], Group[_Waiter]] = (Group(), Group())
         self.stats = ReadBatchStats()
+        fork.track(self)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child has none of the parent's other threads: forget their gets
+        (else the child's would queue behind a batch no thread will send)."""
+        self._lock = threading.Lock()
+        self._groups = (Group(), Group())
 
     def get(self, request: rpc_pb2.RangeRequest, timeout: Timeout) -> rpc_pb2.RangeResponse:
         if not coalescible(request):

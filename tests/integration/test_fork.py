@@ -295,7 +295,8 @@ import os, signal, sys, threading, time
 import etcdgen
 
 endpoint, forks = sys.argv[1], int(sys.argv[2])
-client = etcdgen.Client(endpoint)
+coalesce = sys.argv[3:] == ["coalesce"]  # then several callers, so gets queue in batches
+client = etcdgen.Client(endpoint, coalesce_reads=coalesce)
 client.put("fork/busy", "x")
 stop = threading.Event()
 errors = []
@@ -308,8 +309,9 @@ def keep_calling():
         except Exception as exc:
             errors.append(repr(exc))
 
-caller = threading.Thread(target=keep_calling, daemon=True)
-caller.start()
+callers = [threading.Thread(target=keep_calling, daemon=True) for _ in range(4 if coalesce else 1)]
+for caller in callers:
+    caller.start()
 time.sleep(0.1)
 statuses = []
 for i in range(forks):
@@ -317,7 +319,7 @@ for i in range(forks):
     if pid == 0:
         code = 0
         try:
-            client.get("fork/busy")  # the inherited client
+            client.get("fork/busy", timeout=5)  # the inherited client
             with etcdgen.Client(endpoint) as new:
                 new.put(f"fork/busy/{i}", "child")
         except BaseException:
@@ -339,14 +341,16 @@ for i in range(forks):
             break
         time.sleep(0.01)
 stop.set()
-caller.join(10)
+for caller in callers:
+    caller.join(10)
 client.close()
 print(" ".join(statuses))
 print("errors", len(errors))
 """
 
 
-def test_fork_while_another_thread_is_calling(server: EtcdServer) -> None:
+@pytest.mark.parametrize("reads", ["plain", "coalesce"])
+def test_fork_while_another_thread_is_calling(server: EtcdServer, reads: str) -> None:
     """A web app's worker thread keeps calling while another thread forks.
 
     gRPC's fork support pauses gRPC's own threads, not the application's: without help a
@@ -357,7 +361,7 @@ def test_fork_while_another_thread_is_calling(server: EtcdServer) -> None:
     """
     environ = {k: v for k, v in os.environ.items() if k != "GRPC_ENABLE_FORK_SUPPORT"}
     result = subprocess.run(
-        [sys.executable, "-c", CALLING_SCRIPT, server.endpoint, str(FORKS)],
+        [sys.executable, "-c", CALLING_SCRIPT, server.endpoint, str(FORKS), reads],
         env=environ,
         capture_output=True,
         text=True,
