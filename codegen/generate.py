@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from . import GENERATOR_VERSION, protoc
+from . import GENERATOR_VERSION, protoc, versions
 from .errors_table import ERRORS, ErrorSpec
 from .load import load_api
 from .policy import POLICY, MethodPolicyEntry
@@ -34,6 +34,7 @@ def generate_files(
         generator_version=GENERATOR_VERSION,
         policy=policy,
         errors=errors,
+        versions=versions.load(protos),
     )
     # The stubs carry our header too; mypy-protobuf adds its own below it.
     stubs = render_stubs(fds, files, header(api))

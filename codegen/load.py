@@ -6,14 +6,16 @@ import builtins
 import keyword
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from google.protobuf import descriptor_pb2 as d
 
 from . import model
 from .descriptors import comments_by_key
 from .errors_table import ERRORS, ErrorSpec, class_name
-from .policy import POLICY, MethodPolicyEntry, policy_for
+from .policy import BASELINE, POLICY, MethodPolicyEntry, policy_for
 from .proto_printer import SCALAR_NAMES as _PROTO_SCALAR
+from .versions import version_key
 
 _SCALAR_PYTHON = {
     d.FieldDescriptorProto.TYPE_DOUBLE: "float",
@@ -70,18 +72,23 @@ def load_api(
     generator_version: str,
     policy: Mapping[str, MethodPolicyEntry] = POLICY,
     errors: Iterable[ErrorSpec] = ERRORS,
+    versions: Mapping[str, str] | None = None,
 ) -> model.Api:
-    """Build the model of the `wanted` files (the others in `fds` are imports)."""
+    """Build the model of the `wanted` files (the others in `fds` are imports).
+
+    `versions`: the release that introduced each element (protos/versions.txt).
+    """
     files = {fdp.name: fdp for fdp in fds.file}
     wanted = list(wanted)
     index = _TypeIndex(files[name] for name in wanted)
-    modules = tuple(_module(files[name], index) for name in wanted)
+    facts: Mapping[str, str] = versions or {}
+    modules = tuple(_module(files[name], index, facts) for name in wanted)
     aliases = [m.alias for m in modules]
     if len(set(aliases)) != len(aliases):
         raise ModelError(f"two proto files map to the same module name: {sorted(aliases)}")
     messages = {m.full_name: m for mod in modules for m in _all_messages(mod.messages)}
     services = tuple(
-        _service(service, fdp, messages, comments_by_key(fdp), policy)
+        _service(service, fdp, messages, comments_by_key(fdp), policy, facts)
         for fdp in (files[name] for name in wanted)
         for service in fdp.service
     )
@@ -140,7 +147,9 @@ class _TypeIndex:
         return f"{alias}.{qualname}"
 
 
-def _module(fdp: d.FileDescriptorProto, index: _TypeIndex) -> model.ProtoModule:
+def _module(
+    fdp: d.FileDescriptorProto, index: _TypeIndex, versions: Mapping[str, str]
+) -> model.ProtoModule:
     comments = comments_by_key(fdp)
     bare = d.FileDescriptorProto()
     bare.CopyFrom(fdp)
@@ -154,9 +163,9 @@ def _module(fdp: d.FileDescriptorProto, index: _TypeIndex) -> model.ProtoModule:
         serialized=bare.SerializeToString(deterministic=True),
         dependencies=tuple(fdp.dependency),
         messages=tuple(
-            _message(m, fdp.package, "", alias, index, comments) for m in fdp.message_type
+            _message(m, fdp.package, "", alias, index, comments, versions) for m in fdp.message_type
         ),
-        enums=tuple(_enum(e, fdp.package, "", comments) for e in fdp.enum_type),
+        enums=tuple(_enum(e, fdp.package, "", comments, versions) for e in fdp.enum_type),
         comment=comments.get(f"file:{fdp.name}", ""),
     )
 
@@ -168,6 +177,7 @@ def _message(
     alias: str,
     index: _TypeIndex,
     comments: Mapping[str, str],
+    versions: Mapping[str, str],
 ) -> model.Message:
     full = f"{scope}.{message.name}"
     qualname = outer + message.name
@@ -195,6 +205,7 @@ def _message(
                 python_type=_python_type(field, index),
                 type_module=index.module_of(field.type_name) if field.type_name else None,
                 comment=comments.get(f"{full}.{field.name}", ""),
+                since=versions.get(f"{full}.{field.name}"),
             )
         )
     return model.Message(
@@ -203,25 +214,37 @@ def _message(
         module_alias=alias,
         fields=tuple(fields),
         nested=tuple(
-            _message(n, full, qualname + ".", alias, index, comments) for n in message.nested_type
+            _message(n, full, qualname + ".", alias, index, comments, versions)
+            for n in message.nested_type
         ),
-        enums=tuple(_enum(e, full, qualname + ".", comments) for e in message.enum_type),
+        enums=tuple(_enum(e, full, qualname + ".", comments, versions) for e in message.enum_type),
         comment=comments.get(full, ""),
+        since=versions.get(full),
     )
 
 
 def _enum(
-    enum: d.EnumDescriptorProto, scope: str, outer: str, comments: Mapping[str, str]
+    enum: d.EnumDescriptorProto,
+    scope: str,
+    outer: str,
+    comments: Mapping[str, str],
+    versions: Mapping[str, str],
 ) -> model.Enum:
     full = f"{scope}.{enum.name}"
     return model.Enum(
         full_name=full,
         qualname=outer + enum.name,
         values=tuple(
-            model.EnumValue(v.name, v.number, comments.get(f"{full}.{v.name}", ""))
+            model.EnumValue(
+                v.name,
+                v.number,
+                comments.get(f"{full}.{v.name}", ""),
+                since=versions.get(f"{full}.{v.name}"),
+            )
             for v in enum.value
         ),
         comment=comments.get(full, ""),
+        since=versions.get(full),
     )
 
 
@@ -251,6 +274,7 @@ def _service(
     messages: Mapping[str, model.Message],
     comments: Mapping[str, str],
     policy: Mapping[str, MethodPolicyEntry],
+    versions: Mapping[str, str],
 ) -> model.Service:
     full = f"{fdp.package}.{service.name}"
     python_name = snake_case(service.name)
@@ -270,7 +294,10 @@ def _service(
                 response=messages[method.output_type.lstrip(".")],
                 client_streaming=method.client_streaming,
                 server_streaming=method.server_streaming,
-                policy=policy_for(path, policy),
+                policy=_with_since(
+                    policy_for(path, policy),
+                    method_since(method.input_type, method.output_type, versions),
+                ),
                 comment=comments.get(f"{full}.{method.name}", ""),
             )
         )
@@ -281,3 +308,16 @@ def _service(
         methods=tuple(methods),
         comment=comments.get(full, ""),
     )
+
+
+def method_since(request: str, response: str, versions: Mapping[str, str]) -> str | None:
+    """The release that introduced an RPC, by its messages: the newer of its request's and
+    its response's (a new RPC may reuse an old request, as RangeStream reuses RangeRequest).
+    None if the protos say nothing of either."""
+    known = [versions[t.lstrip(".")] for t in (request, response) if t.lstrip(".") in versions]
+    return max(known, key=version_key) if known else None
+
+
+def _with_since(entry: MethodPolicyEntry, from_protos: str | None) -> MethodPolicyEntry:
+    """The protos' fact wins; the hand-kept `since` fills in, then the baseline."""
+    return replace(entry, since=from_protos or entry.since or BASELINE)

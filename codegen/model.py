@@ -26,6 +26,8 @@ class Field:
     #: Module alias the annotation refers to (`kv_pb2`), for message and enum fields.
     type_module: str | None
     comment: str
+    #: The etcd release that introduced it (protos/versions.txt), None if unknown.
+    since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class EnumValue:
     name: str
     number: int
     comment: str
+    since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Enum:
     qualname: str
     values: tuple[EnumValue, ...]
     comment: str
+    since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Message:
     nested: tuple[Message, ...]
     enums: tuple[Enum, ...]
     comment: str
+    since: str | None = None
 
     @property
     def python_ref(self) -> str:

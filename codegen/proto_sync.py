@@ -1,16 +1,26 @@
 """`make sync-protos`: import etcd's upstream `.proto` files into `protos/`.
 
-Upstream files carry gogoproto and HTTP-gateway annotations, Go import paths
-that differ between etcd releases (3.4 `etcd/mvcc/mvccpb/kv.proto`, 3.5
-`etcd/api/mvccpb/kv.proto`), and etcd's own comments. We keep none of that:
+Upstream files carry gogoproto, HTTP-gateway (google.api) and OpenAPI
+(grpc-gateway v2's openapiv2, 3.6+) annotations, Go import paths that differ
+between etcd releases, and etcd's own comments. The layouts read:
+
+- 3.4: `etcdserver/etcdserverpb/rpc.proto`, `mvcc/mvccpb/kv.proto`, `auth/authpb/`,
+  `etcdserver/api/v3lock/v3lockpb/`, `etcdserver/api/v3election/v3electionpb/`;
+- 3.5: `api/etcdserverpb/`, `api/mvccpb/`, `api/authpb/`, `server/etcdserver/api/...`;
+- 3.6, 3.7: as 3.5, plus `api/versionpb/version.proto`, whose annotations say which
+  release introduced each message, field, enum and value.
+
+We keep only the wire facts and those version facts:
 
 1. each wanted file is found in the source tree by its last two path parts
    (`mvccpb/kv.proto`), which is also its name in `protos/`, so the layout
    is the same whatever etcd release it came from;
 2. annotations are cut out of the text with a small tokenizer (comments and
-   strings are respected), and imports are renamed to the short names;
+   strings are respected; multi-line `option (...) = { ... };` blocks too),
+   except versionpb's, and imports are renamed to the short names;
 3. protoc parses the result and `proto_printer` prints it again from the
    descriptor, so only wire facts (names, numbers, types, order) are taken;
+   the versionpb annotations go to `protos/versions.txt` (`codegen/versions.py`);
 4. comments come from the current `protos/` files, matched by element name,
    so our own documentation survives an upgrade. Elements that are new have
    no comment yet and are listed for the reviewer.
@@ -24,7 +34,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import protoc
+from google.protobuf import descriptor_pb2 as d
+
+from . import protoc, versions
 from .descriptors import comments_by_key, walk
 from .proto_printer import print_proto
 
@@ -37,9 +49,25 @@ WANTED_FILES = (
     "v3electionpb/v3election.proto",
 )
 
+# Where each wanted file lives in the etcd releases we know (for error messages).
+_KNOWN_PLACES = {
+    "mvccpb/kv.proto": "mvcc/mvccpb/ (3.4), api/mvccpb/ (3.5+)",
+    "authpb/auth.proto": "auth/authpb/ (3.4), api/authpb/ (3.5+)",
+    "etcdserverpb/rpc.proto": "etcdserver/etcdserverpb/ (3.4), api/etcdserverpb/ (3.5+)",
+    "v3lockpb/v3lock.proto": (
+        "etcdserver/api/v3lock/v3lockpb/ (3.4), server/etcdserver/api/v3lock/v3lockpb/ (3.5+)"
+    ),
+    "v3electionpb/v3election.proto": (
+        "etcdserver/api/v3election/v3electionpb/ (3.4), "
+        "server/etcdserver/api/v3election/v3electionpb/ (3.5+)"
+    ),
+}
+# The annotations' own definitions (3.6+); read, never written to protos/.
+VERSION_FILE = "versionpb/version.proto"
+
 # Imports that only carry annotations; they are dropped with the annotations.
-_ANNOTATION_IMPORTS = ("gogoproto/", "google/api/")
-_ANNOTATION_OPTIONS = ("gogoproto.", "google.api.")
+_ANNOTATION_IMPORTS = ("gogoproto/", "google/api/", "protoc-gen-openapiv2/")
+_ANNOTATION_OPTIONS = ("gogoproto.", "google.api.", "grpc.gateway.")
 
 _TOKEN = re.compile(
     r"""(?P<comment>//[^\n]*|/\*.*?\*/)
@@ -164,8 +192,12 @@ def _strip_field_options(tokens: list[_Token], i: int, cuts: list[tuple[int, int
 
 
 def find_upstream_files(source: Path) -> dict[str, Path]:
-    """Locate each wanted file in an etcd source tree (vendored copies ignored)."""
-    found: dict[str, list[Path]] = {name: [] for name in WANTED_FILES}
+    """Locate each wanted file (and versionpb's, if any) in an etcd source tree
+    (vendored copies ignored)."""
+    if not source.is_dir():
+        raise SyncError(f"{source} is not a directory: pass ETCD_SRC=<an etcd source tree>")
+    wanted = (*WANTED_FILES, VERSION_FILE)
+    found: dict[str, list[Path]] = {name: [] for name in wanted}
     for path in sorted(source.rglob("*.proto")):
         rel = path.relative_to(source)
         if "vendor" in rel.parts or "third_party" in rel.parts:
@@ -173,13 +205,17 @@ def find_upstream_files(source: Path) -> dict[str, Path]:
         short = "/".join(rel.parts[-2:])
         if short in found:
             found[short].append(path)
-    missing = [name for name, paths in found.items() if not paths]
+    missing = [name for name in WANTED_FILES if not found[name]]
     if missing:
-        raise SyncError(f"{source} has no {', '.join(missing)}: is it an etcd source tree?")
+        where = "; ".join(f"{name} (etcd keeps it in {_KNOWN_PLACES[name]})" for name in missing)
+        raise SyncError(
+            f"not found under {source} (outside vendor/ and third_party/): {where}. "
+            "Is it an etcd source tree, or one of a layout etcdgen does not know?"
+        )
     ambiguous = {name: paths for name, paths in found.items() if len(paths) > 1}
     if ambiguous:
         raise SyncError(f"several candidates in {source}: {ambiguous}")
-    return {name: paths[0] for name, paths in found.items()}
+    return {name: paths[0] for name, paths in found.items() if paths}
 
 
 def read_etcd_version(source: Path) -> str:
@@ -194,6 +230,8 @@ def read_etcd_version(source: Path) -> str:
 
 
 def _short_import(name: str) -> str:
+    if name.startswith("google/protobuf/"):  # protobuf's own, found where protoc has them
+        return name
     return "/".join(name.split("/")[-2:])
 
 
@@ -214,7 +252,7 @@ class SyncResult:
 
 
 def sync(source: Path, protos_dir: Path, version: str | None = None) -> SyncResult:
-    """Rewrite `protos_dir` from the etcd tree at `source`."""
+    """Rewrite `protos_dir` (and its versions file) from the etcd tree at `source`."""
     files = find_upstream_files(source)
     version = version or read_etcd_version(source)
     our_comments = _current_comments(protos_dir)
@@ -227,8 +265,10 @@ def sync(source: Path, protos_dir: Path, version: str | None = None) -> SyncResu
     written = []
     uncommented = []
     by_name = {fdp.name: fdp for fdp in fds.file}
-    for short in WANTED_FILES:
-        fdp = by_name[short]
+    wanted = [by_name[short] for short in WANTED_FILES]
+    present = set().union(*(versions.element_names(fdp) for fdp in wanted))
+    facts = versions.merge(versions.load(protos_dir), versions.read_annotations(wanted), present)
+    for fdp in wanted:
         for element in walk(fdp):
             if element.key not in our_comments and element.kind.value in (
                 "service",
@@ -236,12 +276,25 @@ def sync(source: Path, protos_dir: Path, version: str | None = None) -> SyncResu
                 "message",
             ):
                 uncommented.append(element.key)
-        target = protos_dir / short
+        target = protos_dir / fdp.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(print_proto(fdp, our_comments))
-        written.append(short)
+        target.write_text(print_proto(_without_version_import(fdp), our_comments))
+        written.append(fdp.name)
     (protos_dir / "VERSION").write_text(version + "\n")
+    (protos_dir / versions.FILE_NAME).write_text(versions.render(facts))
     return SyncResult(version, tuple(written), tuple(uncommented))
+
+
+def _without_version_import(fdp: d.FileDescriptorProto) -> d.FileDescriptorProto:
+    """The file without its versionpb import (its annotations live in versions.txt)."""
+    if VERSION_FILE not in fdp.dependency:
+        return fdp
+    copy = d.FileDescriptorProto()
+    copy.CopyFrom(fdp)
+    kept = [dep for dep in copy.dependency if dep != VERSION_FILE]
+    del copy.dependency[:]
+    copy.dependency.extend(kept)
+    return copy
 
 
 def _current_comments(protos_dir: Path) -> dict[str, str]:

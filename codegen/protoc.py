@@ -31,6 +31,8 @@ def compile_descriptor_set(
         args = [
             "protoc",
             f"--proto_path={import_root}",
+            # google/protobuf/*.proto (versionpb, in etcd 3.6+ sources, imports descriptor.proto)
+            f"--proto_path={_well_known_types()}",
             f"--descriptor_set_out={out}",
             "--include_imports",
         ]
@@ -44,3 +46,9 @@ def compile_descriptor_set(
                 "its messages are printed above"
             )
         return descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+
+
+def _well_known_types() -> Path:
+    import grpc_tools
+
+    return Path(grpc_tools.__file__).parent / "_proto"

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from . import model
 
 
+def _since(since: str | None) -> str:
+    return f" since={since}" if since else ""
+
+
 def _message_lines(message: model.Message) -> Iterable[str]:
-    yield f"message {message.full_name}"
+    yield f"message {message.full_name}{_since(message.since)}"
     for field in message.fields:
         label = "repeated " if field.repeated else ""
         oneof = f" oneof={field.oneof}" if field.oneof else ""
         name = f"{message.full_name}.{field.name}"
-        yield f"field {name} = {field.number} {label}{field.proto_type}{oneof}"
+        yield f"field {name} = {field.number} {label}{field.proto_type}{oneof}{_since(field.since)}"
     for enum in message.enums:
         yield from _enum_lines(enum)
     for nested in message.nested:
@@ -29,9 +33,9 @@ def _message_lines(message: model.Message) -> Iterable[str]:
 
 
 def _enum_lines(enum: model.Enum) -> Iterable[str]:
-    yield f"enum {enum.full_name}"
+    yield f"enum {enum.full_name}{_since(enum.since)}"
     for value in enum.values:
-        yield f"value {enum.full_name}.{value.name} = {value.number}"
+        yield f"value {enum.full_name}.{value.name} = {value.number}{_since(value.since)}"
 
 
 def surface_lines(api: model.Api) -> list[str]:

@@ -17,98 +17,98 @@ from .._core.spec import Effect, MethodPolicy, RetryClass
 RETRY_POLICY: Final[Mapping[str, MethodPolicy]] = MappingProxyType(
     {
         "/etcdserverpb.Auth/AuthDisable": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Auth/AuthEnable": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Auth/AuthStatus": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.5"),
-        "/etcdserverpb.Auth/Authenticate": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/Authenticate": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
         "/etcdserverpb.Auth/RoleAdd": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Auth/RoleDelete": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
-        "/etcdserverpb.Auth/RoleGet": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/RoleGet": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
         "/etcdserverpb.Auth/RoleGrantPermission": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
-        "/etcdserverpb.Auth/RoleList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/RoleList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
         "/etcdserverpb.Auth/RoleRevokePermission": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Auth/UserAdd": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Auth/UserChangePassword": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Auth/UserDelete": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
-        "/etcdserverpb.Auth/UserGet": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/UserGet": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
         "/etcdserverpb.Auth/UserGrantRole": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
-        "/etcdserverpb.Auth/UserList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Auth/UserList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
         "/etcdserverpb.Auth/UserRevokeRole": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Cluster/MemberAdd": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
-        "/etcdserverpb.Cluster/MemberList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Cluster/MemberList": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
         "/etcdserverpb.Cluster/MemberPromote": MethodPolicy(
             RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
         "/etcdserverpb.Cluster/MemberRemove": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Cluster/MemberUpdate": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.KV/Compact": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.KV/DeleteRange": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
-        "/etcdserverpb.KV/Put": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
-        "/etcdserverpb.KV/Range": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.KV/Txn": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"),
+        "/etcdserverpb.KV/Put": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"),
+        "/etcdserverpb.KV/Range": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
+        "/etcdserverpb.KV/Txn": MethodPolicy(RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"),
         "/etcdserverpb.Lease/LeaseGrant": MethodPolicy(
-            RetryClass.SAFE, Effect.MUTATION, since="3.4"
+            RetryClass.SAFE, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Lease/LeaseKeepAlive": MethodPolicy(
-            RetryClass.NEVER, Effect.MUTATION, since="3.4"
+            RetryClass.NEVER, Effect.MUTATION, since="3.0"
         ),
-        "/etcdserverpb.Lease/LeaseLeases": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Lease/LeaseLeases": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.3"),
         "/etcdserverpb.Lease/LeaseRevoke": MethodPolicy(
-            RetryClass.SAFE, Effect.MUTATION, since="3.4"
+            RetryClass.SAFE, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Lease/LeaseTimeToLive": MethodPolicy(
-            RetryClass.SAFE, Effect.READ, since="3.4"
+            RetryClass.SAFE, Effect.READ, since="3.1"
         ),
         "/etcdserverpb.Maintenance/Alarm": MethodPolicy(
-            RetryClass.SAFE, Effect.MUTATION, since="3.4"
+            RetryClass.SAFE, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Maintenance/Defragment": MethodPolicy(
-            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
+            RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.0"
         ),
         "/etcdserverpb.Maintenance/Downgrade": MethodPolicy(
             RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.5"
         ),
-        "/etcdserverpb.Maintenance/Hash": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Maintenance/HashKV": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
+        "/etcdserverpb.Maintenance/Hash": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
+        "/etcdserverpb.Maintenance/HashKV": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.3"),
         "/etcdserverpb.Maintenance/MoveLeader": MethodPolicy(
-            RetryClass.SAFE, Effect.MUTATION, since="3.4"
+            RetryClass.SAFE, Effect.MUTATION, since="3.3"
         ),
         "/etcdserverpb.Maintenance/Snapshot": MethodPolicy(
-            RetryClass.SAFE, Effect.READ, since="3.4"
+            RetryClass.SAFE, Effect.READ, since="3.3"
         ),
-        "/etcdserverpb.Maintenance/Status": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.4"),
-        "/etcdserverpb.Watch/Watch": MethodPolicy(RetryClass.NEVER, Effect.READ, since="3.4"),
+        "/etcdserverpb.Maintenance/Status": MethodPolicy(RetryClass.SAFE, Effect.READ, since="3.0"),
+        "/etcdserverpb.Watch/Watch": MethodPolicy(RetryClass.NEVER, Effect.READ, since="3.0"),
         "/v3electionpb.Election/Campaign": MethodPolicy(
             RetryClass.IF_NOT_SENT, Effect.MUTATION, since="3.4"
         ),
