@@ -16,7 +16,8 @@ from pathlib import Path
 
 import jinja2
 
-from . import model
+from . import model, versions
+from .policy import BASELINE
 from .surface import render_surface
 
 # Fallback classes for errors whose exact message the table lacks, by gRPC code.
@@ -143,6 +144,7 @@ def render_api(api: model.Api, templates: Path, stubs: dict[str, str]) -> dict[s
         put(f"{module.module_path}.py", "messages.py.j2", module=module, by_name=_by_proto(api))
     put("methods.py", "methods.py.j2", aliases=_aliases(api.services, by_alias))
     put("retry_policy.py", "retry_policy.py.j2", methods=sorted(api.methods, key=lambda m: m.path))
+    put("server_versions.py", "server_versions.py.j2", needs=_version_needs(api))
     fallbacks = _code_fallbacks(api)
     put("errors.py", "errors.py.j2", fallbacks=fallbacks)
     for aio, package in ((False, "sync"), (True, "aio")):
@@ -163,6 +165,25 @@ def render_api(api: model.Api, templates: Path, stubs: dict[str, str]) -> dict[s
         _check_compiles(path, text)
     files["API_SURFACE.txt"] = render_surface(api)
     return dict(sorted(files.items()))
+
+
+def _version_needs(api: model.Api) -> dict[str, object]:
+    needs = versions.requirements(api, BASELINE)
+    releases = [since for _, since in needs.rpcs] + [
+        since
+        for _, fields in needs.messages
+        for f in fields
+        for since in (f.since, *(v for _, _, v in f.new_values))
+        if since
+    ]
+    newest = max(releases, key=versions.version_key) if releases else BASELINE
+    return {
+        "baseline": needs.baseline,
+        "rpcs": needs.rpcs,
+        "requests": needs.requests,
+        "messages": needs.messages,
+        "newest": newest,
+    }
 
 
 def _by_proto(api: model.Api) -> dict[str, model.ProtoModule]:

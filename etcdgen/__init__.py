@@ -31,6 +31,7 @@ from ._core.errors import (
     LeaseExpiredError,
     SnapshotError,
     UnavailableError,
+    UnsupportedByServerError,
     UnsupportedClusterError,
     WrongEventLoopError,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "SnapshotError",
     "Timeout",
     "UnavailableError",
+    "UnsupportedByServerError",
     "UnsupportedClusterError",
     "User",
     "Watch",

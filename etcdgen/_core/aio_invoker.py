@@ -26,6 +26,8 @@ from .invoker import (
     learner_ok,
 )
 from .pool import Lane
+from .server_version import NEWEST as _NEWEST
+from .server_version import newer_elements, refuse_if_newer
 from .spec import AsyncResponseStream, MethodSpec, RequestT, ResponseT, RetryClass
 from .timeout import Timeout, resolve_timeout
 from .tokens import AsyncTokenSource, Metadata
@@ -92,6 +94,8 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
         deadline = None if seconds is None else started + seconds
         learner = balancer.has_learners and learner_ok(spec, request)
         state = balancer.pick(learner)
+        if state.release < _NEWEST:  # an older member: see server_version.py
+            await self._check_release(spec, request, state, seconds)
         lane = Lane.SAFE if spec.policy.retry is _SAFE else Lane.AT_MOST_ONCE
         tokens = self._tokens
         metadata = tokens.metadata
@@ -177,6 +181,8 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
                 if failed_on is not None:
                     self._events.emit("retry", failed_on, describe_failure(failed_with))
                     failed_on = None
+                if step.state.release < _NEWEST:
+                    await self._check_release(spec, request, step.state, step.timeout)
                 if self._gate.loop is not _get_running_loop():
                     self._gate.activate()
                 metadata = await self._tokens.ensure()
@@ -219,6 +225,27 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
             elif isinstance(step, Refresh):
                 await self._tokens.refresh(sent_with)
             step = next(flow)
+
+    async def _check_release(
+        self, spec: MethodSpec[Any, Any], request: Any, state: EndpointState, seconds: float | None
+    ) -> None:
+        """Refuse what this member's release lacks (`server_version.py`); learn the release
+        first if no probe has told it yet, but only for calls that need it."""
+        used = newer_elements(spec.path, request)
+        if not used:
+            return
+        if not state.release:
+            from ..generated.etcdserverpb import rpc_pb2
+            from ..generated.methods import MAINTENANCE_STATUS
+
+            try:
+                status = await self.unary_unary_on(
+                    state.endpoint.text, MAINTENANCE_STATUS, rpc_pb2.StatusRequest(), seconds
+                )
+            except EtcdError:
+                return  # cannot tell: the call itself will find out
+            state.learned_version(status.version)
+        refuse_if_newer(used, state.endpoint.text, state.version)
 
     async def unary_unary_on(
         self,

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from .endpoints import Endpoint, InvalidEndpointError, parse_endpoint
 from .errors import EtcdError, UnsupportedClusterError
 from .events import Events
+from .server_version import release_key
 
 
 class Health(enum.Enum):
@@ -106,6 +107,7 @@ class EndpointState:
         "last_probe_latency",
         "leader_known",
         "learner",
+        "release",
         "removed",
         "version",
     )
@@ -116,6 +118,8 @@ class EndpointState:
         self.leader_known = False
         self.learner = False
         self.version = ""
+        #: `version` as comparable numbers, `()` until known (see server_version.py).
+        self.release: tuple[int, ...] = ()
         self.last_error = ""
         self.last_probe_latency: float | None = None
         self.last_probe_at: float | None = None
@@ -130,6 +134,10 @@ class EndpointState:
 
     def __repr__(self) -> str:
         return f"<EndpointState {self.endpoint.text} {self.health.value} gen={self.generation}>"
+
+    def learned_version(self, version: str) -> None:
+        self.version = version
+        self.release = release_key(version)
 
     def report(self) -> EndpointHealth:
         return EndpointHealth(
@@ -295,7 +303,7 @@ class Balancer:
             state.leader_known = result.leader_known
             state.learner = result.learner
             if result.version:
-                state.version = result.version
+                state.learned_version(result.version)
             if result.rejected:
                 state.health = Health.REJECTED
             else:

@@ -77,6 +77,27 @@ class UnsupportedClusterError(EtcdError):
     """No endpoint may be used: every member was refused (e.g. `reject_old_cluster=True`)."""
 
 
+class UnsupportedByServerError(EtcdError):
+    """The call uses an RPC, field or enum value newer than the member's etcd release.
+
+    Raised before sending, instead of the server's opaque UNIMPLEMENTED or, worse, a
+    field it would silently ignore. `element` names it (`MemberListRequest.linearizable`),
+    `required` is the release that introduced it, `server_version` the member's
+    release and `endpoint` the member.
+    """
+
+    status = grpc.StatusCode.UNIMPLEMENTED
+
+    def __init__(
+        self, details: str, *, element: str, required: str, server_version: str, endpoint: str
+    ) -> None:
+        super().__init__(details, grpc.StatusCode.UNIMPLEMENTED)
+        self.element = element
+        self.required = required
+        self.server_version = server_version
+        self.endpoint = endpoint
+
+
 class WrongEventLoopError(EtcdError, RuntimeError):
     """An `AsyncClient` was used from an event loop other than the one it is bound to."""
 

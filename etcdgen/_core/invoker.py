@@ -39,6 +39,8 @@ from .flow import (
 )
 from .fork import enter_call, leave_call
 from .pool import ChannelPool, Lane
+from .server_version import NEWEST as _NEWEST
+from .server_version import newer_elements, refuse_if_newer
 from .spec import CallKind, MethodSpec, RequestT, ResponseStream, ResponseT, RetryClass
 from .timeout import Timeout, resolve_timeout
 from .tokens import Metadata, TokenSource
@@ -157,6 +159,8 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
         deadline = None if seconds is None else started + seconds
         learner = balancer.has_learners and learner_ok(spec, request)
         state = balancer.pick(learner)
+        if state.release < _NEWEST:  # an older member: see server_version.py
+            self._check_release(spec, request, state, seconds)
         lane = Lane.SAFE if spec.policy.retry is _SAFE else Lane.AT_MOST_ONCE
         tokens = self._tokens
         metadata = tokens.metadata
@@ -243,6 +247,8 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
                 if failed_on is not None:
                     self._events.emit("retry", failed_on, describe_failure(failed_with))
                     failed_on = None
+                if step.state.release < _NEWEST:
+                    self._check_release(spec, request, step.state, step.timeout)
                 if not self._gate.active:
                     self._gate.activate()  # raises if the client was closed meanwhile
                 metadata = self._tokens.ensure()
@@ -283,6 +289,27 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
             elif isinstance(step, Refresh):
                 self._tokens.refresh(sent_with)
             step = next(flow)
+
+    def _check_release(
+        self, spec: MethodSpec[Any, Any], request: Any, state: EndpointState, seconds: float | None
+    ) -> None:
+        """Refuse what this member's release lacks (`server_version.py`); learn the release
+        first if no probe has told it yet, but only for calls that need it."""
+        used = newer_elements(spec.path, request)
+        if not used:
+            return
+        if not state.release:
+            from ..generated.etcdserverpb import rpc_pb2
+            from ..generated.methods import MAINTENANCE_STATUS
+
+            try:
+                status = self.unary_unary_on(
+                    state.endpoint.text, MAINTENANCE_STATUS, rpc_pb2.StatusRequest(), seconds
+                )
+            except EtcdError:
+                return  # cannot tell: the call itself will find out
+            state.learned_version(status.version)
+        refuse_if_newer(used, state.endpoint.text, state.version)
 
     def unary_unary_on(
         self,
