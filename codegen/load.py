@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import keyword
 import re
 from collections.abc import Iterable, Mapping
@@ -12,7 +11,7 @@ from google.protobuf import descriptor_pb2 as d
 
 from . import model
 from .descriptors import comments_by_key
-from .errors_table import ERRORS, ErrorSpec, class_name
+from .errors_table import ERRORS, ErrorSpec, error_class_name
 from .policy import BASELINE, POLICY, MethodPolicyEntry, policy_for
 from .proto_printer import SCALAR_NAMES as _PROTO_SCALAR
 from .versions import version_key
@@ -36,9 +35,6 @@ _SCALAR_PYTHON = {
     d.FieldDescriptorProto.TYPE_SINT64: "int",
 }
 
-# Errors that mean "it took too long": they also subclass the builtin TimeoutError.
-_TIMEOUT_WORDS = ("Timeout", "DeadlineExceeded")
-
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -56,12 +52,6 @@ def module_path(proto_name: str) -> str:
     if not proto_name.endswith(".proto"):
         raise ModelError(f"not a .proto file name: {proto_name}")
     return proto_name[: -len(".proto")].replace("-", "_") + "_pb2"
-
-
-def error_class_name(go_name: str) -> str:
-    """The rule ErrFoo -> FooError, prefixed with Etcd where it would shadow a builtin."""
-    name = class_name(go_name)
-    return f"Etcd{name}" if hasattr(builtins, name) else name
 
 
 def load_api(
@@ -92,6 +82,7 @@ def load_api(
         for fdp in (files[name] for name in wanted)
         for service in fdp.service
     )
+    # Every rule is a column of the error table; this only copies it out.
     error_classes = tuple(
         model.ErrorClass(
             class_name=error_class_name(spec.go_name),
@@ -100,7 +91,10 @@ def load_api(
             code=spec.code,
             aliases=spec.aliases,
             summary=spec.summary,
-            extra_bases=("TimeoutError",) if any(w in spec.go_name for w in _TIMEOUT_WORDS) else (),
+            category=spec.category,
+            extra_bases=(spec.builtin_base,) if spec.builtin_base else (),
+            since=spec.since,
+            sent_codes=tuple(spec.sent_codes.items()),
         )
         for spec in sorted(errors, key=lambda s: s.go_name)
     )

@@ -139,14 +139,46 @@ class ProtoModule:
 
 @dataclass(frozen=True)
 class ErrorClass:
+    """One etcd server error, copied out of `codegen/errors_table.py` (rules are its columns)."""
+
     class_name: str
     go_name: str
     message: str
+    #: The status the class carries (`status`): a `grpc.StatusCode` member name.
     code: str
     aliases: tuple[str, ...]
     summary: str
-    #: Extra base classes after EtcdError (e.g. the builtin TimeoutError).
+    #: Its category base class (`AuthError`, ...), itself an EtcdError.
+    category: str
+    #: Base classes after the category (e.g. the builtin TimeoutError).
     extra_bases: tuple[str, ...]
+    #: The earliest reference etcd version that declares it (`3.4`).
+    since: str
+    #: (reference version, status its server sends the error with), oldest first.
+    sent_codes: tuple[tuple[str, str], ...]
+
+    @property
+    def bases(self) -> tuple[str, ...]:
+        return (self.category, *self.extra_bases)
+
+    @property
+    def status_note(self) -> str:
+        """For the class docstring: "Sent as `X` by etcd 3.4 and 3.5, as `Y` by 3.6." """
+        by_code: dict[str, list[str]] = {}
+        for version, code in self.sent_codes:
+            by_code.setdefault(code, []).append(version)
+        parts = [
+            f"as `{code}` by {'etcd ' if i == 0 else ''}{_and(versions)}"
+            for i, (code, versions) in enumerate(by_code.items())
+        ]
+        if self.code in by_code:
+            return f"Sent {', '.join(parts)}."
+        return f"Declared with `{self.code}` (its `status`) but sent {', '.join(parts)}."
+
+
+def _and(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,10 @@ from pathlib import Path
 import jinja2
 
 from . import model, versions
+from .errors_table import CATEGORIES, CODE_FALLBACKS, RUNTIME_FALLBACKS, STATUS_BASE, STATUS_ERRORS
 from .policy import BASELINE
 from .surface import render_surface
 
-# Fallback classes for errors whose exact message the table lacks, by gRPC code.
-_CODE_FALLBACK = {"CANCELLED": "ErrCanceled", "DEADLINE_EXCEEDED": "ErrDeadlineExceeded"}
 _LINE_LENGTH = 100
 
 
@@ -145,8 +144,7 @@ def render_api(api: model.Api, templates: Path, stubs: dict[str, str]) -> dict[s
     put("methods.py", "methods.py.j2", aliases=_aliases(api.services, by_alias))
     put("retry_policy.py", "retry_policy.py.j2", methods=sorted(api.methods, key=lambda m: m.path))
     put("server_versions.py", "server_versions.py.j2", needs=_version_needs(api))
-    fallbacks = _code_fallbacks(api)
-    put("errors.py", "errors.py.j2", fallbacks=fallbacks)
+    put("errors.py", "errors.py.j2", **_errors_context(api))
     for aio, package in ((False, "sync"), (True, "aio")):
         put(f"{package}/__init__.py", "clients_init.py.j2", aio=aio)
         for service in api.services:
@@ -203,9 +201,32 @@ def _aliases(
     return [by_alias[a] for a in sorted(used)]
 
 
-def _code_fallbacks(api: model.Api) -> list[tuple[str, str]]:
-    names = {e.go_name: e.class_name for e in api.errors}
-    return [(code, names[go]) for code, go in sorted(_CODE_FALLBACK.items()) if go in names]
+def _errors_context(api: model.Api) -> dict[str, object]:
+    """What `errors.py.j2` renders besides `api.errors`, all from the error table.
+
+    The categories in use (in table order), the generic per-code classes, and the
+    code fallbacks, leaving out any that names a class the module would not have
+    (a fixture table without `CanceledError`, say).
+    """
+    used = {e.category for e in api.errors} | {s.category for s in STATUS_ERRORS if s.category}
+    generic = {s.class_name for s in STATUS_ERRORS}
+    defined = {e.class_name for e in api.errors} | generic
+    fallbacks = [
+        (code, name)
+        for code, name in CODE_FALLBACKS.items()
+        if name in defined or name in RUNTIME_FALLBACKS
+    ]
+    return {
+        "categories": [c for c in CATEGORIES if c.name in used],
+        "status_base": STATUS_BASE,
+        "status_errors": STATUS_ERRORS,
+        "fallbacks": fallbacks,
+        # The fallbacks to classes with a meaning of their own, for GrpcStatusError's docstring.
+        "named_fallbacks": [
+            f"`{code}` to `{name}`" for code, name in fallbacks if name not in generic
+        ],
+        "runtime_imports": sorted({name for _, name in fallbacks if name in RUNTIME_FALLBACKS}),
+    }
 
 
 def _typing_imports(service: model.Service, aio: bool) -> list[str]:

@@ -26,6 +26,8 @@ class EtcdError(Exception):
     server_message: ClassVar[str] = ""
     #: The gRPC code etcd sends with it.
     status: ClassVar[grpc.StatusCode | None] = None
+    #: The earliest etcd minor release (of 3.4, 3.5, 3.6) that declares it.
+    since: ClassVar[str] = ""
 
     def __init__(
         self, details: str, code: grpc.StatusCode | None = None, *, attempts: int = 1

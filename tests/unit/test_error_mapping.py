@@ -11,17 +11,16 @@ import grpc
 import pytest
 
 import etcdgen
-from codegen.errors_table import ERRORS
-from codegen.load import error_class_name
+from codegen.errors_table import CODE_FALLBACKS, ERRORS, ErrorSpec, error_class_name
 from etcdgen.generated.errors import error_from_rpc
 
 
 class FakeRpcError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: grpc.StatusCode | None, details: str) -> None:
         self._code = code
         self._details = details
 
-    def code(self) -> grpc.StatusCode:
+    def code(self) -> grpc.StatusCode | None:
         return self._code
 
     def details(self) -> str:
@@ -29,15 +28,23 @@ class FakeRpcError(grpc.RpcError):
 
 
 @pytest.mark.parametrize("spec", ERRORS, ids=lambda s: s.go_name)
-def test_every_table_error_maps_to_its_class(spec: object) -> None:
-    from codegen.errors_table import ErrorSpec
-
-    assert isinstance(spec, ErrorSpec)
+def test_every_table_error_maps_to_its_class(spec: ErrorSpec) -> None:
     error = error_from_rpc(FakeRpcError(grpc.StatusCode[spec.code], spec.message))
     assert type(error).__name__ == error_class_name(spec.go_name)
     assert isinstance(error, etcdgen.EtcdError)
     assert error.details == spec.message and error.code is grpc.StatusCode[spec.code]
     assert getattr(etcdgen, type(error).__name__) is type(error)
+
+
+@pytest.mark.parametrize("spec", ERRORS, ids=lambda s: s.go_name)
+def test_every_message_maps_whatever_code_a_version_sends_it_with(spec: ErrorSpec) -> None:
+    expected = getattr(etcdgen, error_class_name(spec.go_name))
+    codes = {spec.code, *spec.codes.values(), *spec.sent_codes.values()}
+    for text in (spec.message, *spec.aliases):
+        for code in sorted(codes):
+            error = error_from_rpc(FakeRpcError(grpc.StatusCode[code], text))
+            assert type(error) is expected, (text, code)
+            assert error.code is grpc.StatusCode[code]
 
 
 def test_message_wins_over_code_across_versions() -> None:
@@ -55,6 +62,16 @@ def test_message_wins_over_code_across_versions() -> None:
     assert type(moved) is etcdgen.NotCapableError
 
 
+@pytest.mark.parametrize(
+    "code", [c for c in grpc.StatusCode if c is not grpc.StatusCode.OK], ids=lambda c: c.name
+)
+def test_unknown_messages_fall_back_to_their_codes_class(code: grpc.StatusCode) -> None:
+    error = error_from_rpc(FakeRpcError(code, "something new"))
+    assert type(error) is getattr(etcdgen, CODE_FALLBACKS[code.name])
+    assert (error.code, error.details) == (code, "something new")
+    assert str(error) == f"something new [{code.name}]"
+
+
 def test_unknown_errors_fall_back_by_code_and_keep_both() -> None:
     refused = error_from_rpc(
         FakeRpcError(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses")
@@ -63,9 +80,18 @@ def test_unknown_errors_fall_back_by_code_and_keep_both() -> None:
     slow = error_from_rpc(FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
     assert isinstance(slow, TimeoutError) and isinstance(slow, etcdgen.DeadlineExceededError)
     odd = error_from_rpc(FakeRpcError(grpc.StatusCode.DATA_LOSS, "something new"))
-    assert type(odd) is etcdgen.EtcdError
+    assert type(odd) is etcdgen.DataLossStatusError
+    assert isinstance(odd, etcdgen.GrpcStatusError)
     assert (odd.code, odd.details) == (grpc.StatusCode.DATA_LOSS, "something new")
     assert str(odd) == "something new [DATA_LOSS]"
+    missing = error_from_rpc(FakeRpcError(grpc.StatusCode.UNIMPLEMENTED, "unknown service"))
+    assert type(missing) is etcdgen.UnimplementedStatusError
+
+
+def test_an_error_without_a_status_code_stays_a_plain_etcd_error() -> None:
+    error = error_from_rpc(FakeRpcError(None, "no status"))
+    assert type(error) is etcdgen.EtcdError
+    assert (error.code, error.details) == (None, "no status")
 
 
 def test_timeout_family_subclasses_builtin_timeout_error() -> None:

@@ -31,14 +31,18 @@ ERRORS = (
     ErrorSpec(
         go_name="ErrSpecial",
         message='golden: a "quoted" \\ message',
-        code="FAILED_PRECONDITION",
         aliases=("golden: old wording",),
+        category="KeyValueError",
+        codes={"3.4": "FAILED_PRECONDITION", "3.6": "FAILED_PRECONDITION"},
+        unknown_in=("3.5",),
         summary='Summary with """ quotes and a back\\slash.',
     ),
     ErrorSpec(
         go_name="ErrDeadlineExceeded",
         message="context deadline exceeded",
-        code="DEADLINE_EXCEEDED",
+        category="UnfinishedRequestError",
+        codes={"3.5": "DEADLINE_EXCEEDED"},
+        builtin_base="TimeoutError",
         summary="Took too long.",
     ),
 )
