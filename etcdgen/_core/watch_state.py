@@ -36,7 +36,12 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..generated.errors import CompactedError, PermissionDeniedError, WatchCanceledError
+from ..generated.errors import (
+    CompactedError,
+    PermissionDeniedError,
+    WatchCanceledError,
+    WatchError,
+)
 from ..generated.etcdserverpb import rpc_pb2
 from .describe import key_span
 from .errors import EtcdError
@@ -55,7 +60,7 @@ FILTERS = {
 _TOKEN_REASONS = ("invalid auth token", "permission denied", "user name is empty")
 
 
-class WatchCompactedError(CompactedError):
+class WatchCompactedError(CompactedError, WatchError):
     """The watch's next revision was compacted away; `compact_revision` is the oldest left.
 
     Re-read the current state (e.g. `get(prefix=True)`) and watch again from its
