@@ -12,8 +12,13 @@ from pathlib import Path
 
 from . import toolchain
 from .generate import generate_files
+from .load import ModelError
+from .policy import MissingPolicyError
 from .proto_sync import SyncError, sync
-from .surface import compare_surfaces
+from .render import RenderError
+from .report import CHANGES_FILE, changes_file, compare_surfaces
+
+SURFACE_FILE = "API_SURFACE.txt"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +36,15 @@ def _existing(out: Path) -> dict[str, str]:
 def cmd_generate(args: argparse.Namespace) -> int:
     for warning in toolchain.check(args.allow_other_tools):
         print(f"warning: {warning}", file=sys.stderr)
-    files = generate_files(args.protos, args.templates)
+    try:
+        files = generate_files(args.protos, args.templates)
+    except (MissingPolicyError, ModelError, RenderError) as error:
+        print(f"generate: {error}\n{args.out} left untouched", file=sys.stderr)
+        return 2
     old = _existing(args.out)
+    # API_CHANGES.md records the last change of the surface: kept while it stays the same.
+    old_surface = old.get(SURFACE_FILE)
+    files[CHANGES_FILE] = changes_file(old_surface, files[SURFACE_FILE], old.get(CHANGES_FILE))
     if args.check:
         differ = sorted(p for p in files.keys() | old.keys() if files.get(p) != old.get(p))
         if differ:
@@ -43,7 +55,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             return 1
         print(f"{args.out} is up to date ({len(files)} files)")
         return 0
-    report = compare_surfaces(old.get("API_SURFACE.txt", ""), files["API_SURFACE.txt"])
+    report = compare_surfaces(old_surface, files[SURFACE_FILE])
     for path in old.keys() - files.keys():
         (args.out / path).unlink()
     for path, text in files.items():
@@ -53,6 +65,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             target.write_text(text)
     _remove_empty_dirs(args.out)
     print(report.text())
+    if old_surface == files[SURFACE_FILE] and old.get(CHANGES_FILE) is not None:
+        print(f"{CHANGES_FILE} kept: it records the last change of the surface")
+    else:
+        print(f"{CHANGES_FILE} written: this report, for the last change of the surface")
     changed = sum(1 for p in files if old.get(p) != files[p]) + len(old.keys() - files.keys())
     print(f"wrote {args.out}: {len(files)} files, {changed} changed")
     return 0

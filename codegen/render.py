@@ -161,7 +161,7 @@ def render_api(api: model.Api, templates: Path, stubs: dict[str, str]) -> dict[s
         files[path] = _format(path, text)
     for path, text in files.items():
         _check_compiles(path, text)
-    files["API_SURFACE.txt"] = render_surface(api)
+    files["API_SURFACE.txt"] = render_surface(api, files)
     return dict(sorted(files.items()))
 
 
