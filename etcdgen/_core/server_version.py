@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from google.protobuf.message import Message
+
 from ..generated import server_versions as table
 from .errors import UnsupportedByServerError
 
@@ -48,7 +50,9 @@ def newer_elements(path: str, request: Any) -> list[tuple[str, str]]:
     if since:
         used.append((f"the {path.rsplit('/', 1)[1]} RPC", since))
     message = table.REQUESTS.get(path)
-    if message:
+    # A sealed request (a password inside, built only by gRPC's serializer: secret.py)
+    # is not looked into: it sets only the fields its builder knows, never newer ones.
+    if message and isinstance(request, Message):
         _scan(request, message, used)
     return used
 

@@ -85,6 +85,9 @@ def test_unset_newer_fields_and_old_calls_work_on_34(etcd34: EtcdServer) -> None
         client.put("version-check/k", "v")
         assert client.get("version-check/k").kvs[0].value == b"v"
         assert client.auth_status().enabled is False  # 3.4: derived without AuthStatus
+        # A sealed request (the password only inside gRPC's serializer) passes the check.
+        client.user_add("version-check-user", "a-password")
+        client.user_delete("version-check-user")
 
 
 def test_async_client_refuses_too(etcd34: EtcdServer) -> None:
