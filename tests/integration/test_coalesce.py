@@ -283,3 +283,38 @@ def test_async_timeouts_stay_per_caller(etcd: EtcdServer, data: dict[str, int]) 
     assert isinstance(short, etcdgen.DeadlineExceededError) and "0.3 s timeout" in str(short)
     assert took < 5  # its own timeout, not the batch's
     assert first.kvs[0].value == b"v1" and long.kvs[0].value == b"w3"
+
+
+def test_a_forbidden_key_fails_only_its_caller(etcd_binary: Any) -> None:
+    """With auth on, a batch holding one key the user may not read fails as a whole on the
+    server; re-sent one by one, only that caller gets PermissionDeniedError."""
+    with EtcdServer(binary=etcd_binary, name="coalesce-auth") as server:
+        with etcdgen.Client(server.endpoint) as admin:
+            admin.put("open/a", "1")
+            admin.put("open/b", "2")
+            admin.put("secret/x", "3")
+            admin.user_add("root", "root-pw")
+            admin.role_add("root")
+            admin.user_grant_role("root", "root")
+            admin.role_add("reader")
+            admin.role_grant_permission("reader", "open/", prefix=True, permission="read")
+            admin.user_add("bob", "bob-pw")
+            admin.user_grant_role("bob", "reader")
+            admin.auth_enable()
+        with etcdgen.Client(
+            server.endpoint, username="bob", password="bob-pw", coalesce_reads=True
+        ) as client:
+            client.get("open/a")  # the token is fetched before the batch is staged
+            calls: list[Callable[[], Any]] = [
+                lambda: client.get("open/a"),
+                lambda: client.get("open/b"),
+                lambda: client.get("secret/x"),
+                lambda: client.get("open/a", keys_only=True),
+            ]
+            outcomes = batched(server, client, calls)
+            stats = client.read_batch_stats()
+    assert isinstance(outcomes[2], etcdgen.PermissionDeniedError), outcomes[2]
+    assert "secret/x" in str(outcomes[2])
+    assert outcomes[0].kvs[0].value == b"1" and outcomes[1].kvs[0].value == b"2"
+    assert outcomes[3].kvs[0].key == b"open/a"
+    assert stats is not None and stats.resent_alone == 3
