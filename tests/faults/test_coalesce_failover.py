@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import require_etcd_binary
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdCluster
@@ -35,14 +35,14 @@ def freeze_until_marked(cluster: EtcdCluster, client: object, reads: list[int]) 
     frozen = cluster.followers()[0]
     frozen.pause()
     try:
-        deadline = time.monotonic() + 20
-        while client.endpoint_health()[frozen.endpoint].state != "unresponsive":  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, "the frozen member was never marked"
-            time.sleep(0.05)
+        health = client.endpoint_health  # type: ignore[attr-defined]
+        wait_for(
+            lambda: health()[frozen.endpoint].state == "unresponsive",
+            "the client to mark the frozen member",
+            20,
+        )
         before = reads[0]
-        while reads[0] < before + 500:
-            assert time.monotonic() < deadline, "reads stalled without the frozen member"
-            time.sleep(0.05)
+        wait_for(lambda: reads[0] >= before + 500, "reads to go on without the member", 20)
     finally:
         frozen.resume()
     return frozen.name

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from conftest import require_etcd_binary
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdCluster, EtcdServer
@@ -174,14 +175,6 @@ WORKLOADS: dict[str, Callable[..., list[threading.Thread]]] = {
 }
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def member_sees_leader(member: EtcdServer) -> bool:
     try:
         return member.status(timeout=1.0).leader != 0
@@ -214,13 +207,13 @@ def test_failover_under_load(cluster: EtcdCluster, fault: str, mode: str) -> Non
     threads = WORKLOADS[mode](endpoints, prefix, stats, Watcher(stats, bad.endpoint), stop)
     checker = etcdgen.Client([m.endpoint for m in cluster.members if m is not bad])
     try:
-        wait_until(lambda: stats.reads_ok > 50 and stats.writes_ok > 10, 10, "the workload to run")
+        wait_for(lambda: stats.reads_ok > 50 and stats.writes_ok > 10, "the workload to run", 10)
         end_fault = inject(fault, cluster, bad)
         time.sleep(3.0)  # the fault's duration, not a wait for the server
         end_fault()
-        wait_until(lambda: member_sees_leader(bad), 20, f"{bad.name} to rejoin")
+        wait_for(lambda: member_sees_leader(bad), f"{bad.name} to rejoin", 20)
         reads_before = stats.reads_ok
-        wait_until(lambda: stats.reads_ok > reads_before + 50, 10, "the workload to go on")
+        wait_for(lambda: stats.reads_ok > reads_before + 50, "the workload to go on", 10)
     finally:
         stop.set()
         for thread in threads:
@@ -255,15 +248,15 @@ def assert_members_agree(cluster: EtcdCluster) -> None:
         hashes = {}
         for member in cluster.members:
             with etcdgen.Client(member.endpoint) as one:
-                wait_until(
+                wait_for(
                     lambda one=one: (
                         one.get(
                             "fault/", prefix=True, count_only=True, serializable=True
                         ).header.revision
                         >= revision
                     ),
-                    10,
                     f"{member.name} to catch up",
+                    10,
                 )
                 hashes[member.name] = one.rpc.maintenance.hash_kv(revision=revision).hash
     assert len(set(hashes.values())) == 1, f"members diverged (etcd#13766 in 3.5.1?): {hashes}"

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
-from collections.abc import Callable
 
 import pytest
 from conftest import require_etcd_binary
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdCluster
@@ -26,13 +25,6 @@ pytestmark = pytest.mark.slow
 PASSWORD = "failover-Secret-42"
 #: etcd's simple tokens: 16 random letters, a dot, a counter.
 SIMPLE_TOKEN = re.compile(r"\b[A-Za-z]{16}\.\d+\b")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_failover_log_has_the_state_changes_and_no_credentials(
@@ -69,16 +61,16 @@ def test_failover_log_has_the_state_changes_and_no_credentials(
                 thread.start()
             try:
                 frozen.pause()
-                wait_until(
+                wait_for(
                     lambda: client.endpoint_health()[frozen.endpoint].state == "unresponsive",
-                    20,
                     "the frozen member to be marked",
+                    20,
                 )
                 frozen.resume()
-                wait_until(
+                wait_for(
                     lambda: client.endpoint_health()[frozen.endpoint].healthy,
-                    20,
                     "the member to be healthy again",
+                    20,
                 )
             finally:
                 frozen.resume()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import require_etcd_binary
+from polling import async_holds_for, async_wait_for, holds_for, wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdCluster
@@ -25,15 +25,11 @@ def cluster() -> Iterator[EtcdCluster]:
 
 
 def keeper_member(client: etcdgen.Client, cluster: EtcdCluster) -> etcdgen.testing.EtcdServer:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        stream = client._connection.leases()._stream
-        endpoint = getattr(stream, "endpoint", "")
-        for member in cluster.members:
-            if member.endpoint == endpoint:
-                return member
-        time.sleep(0.02)
-    pytest.fail("the keep-alive stream never opened")
+    def stream_endpoint() -> str:
+        return str(getattr(client._connection.leases()._stream, "endpoint", ""))
+
+    wait_for(stream_endpoint, "the keep-alive stream to open", 10)
+    return next(m for m in cluster.members if m.endpoint == stream_endpoint())
 
 
 def test_lease_survives_member_restart(cluster: EtcdCluster) -> None:
@@ -42,16 +38,10 @@ def test_lease_survives_member_restart(cluster: EtcdCluster) -> None:
         member = keeper_member(client, cluster)
         opens = client._connection.leases().opens
         member.kill()
-        started = time.monotonic()
         # Two TTLs with the member down, then up again: renewals go elsewhere.
-        while time.monotonic() - started < 2 * TTL:
-            lease.check()
-            time.sleep(0.2)
+        holds_for(2 * TTL, lease.check)
         member.restart()
-        started = time.monotonic()
-        while time.monotonic() - started < TTL:
-            lease.check()
-            time.sleep(0.2)
+        holds_for(TTL, lease.check)
         assert not lease.lost.is_set()
         assert client.get("lf/key").count == 1
         assert client._connection.leases().opens > opens
@@ -66,10 +56,10 @@ def test_async_lease_survives_member_restart(cluster: EtcdCluster) -> None:
         ):
             await client.put("alf/key", "1", lease=lease)
             keeper = client._connection.leases()
-            for _ in range(500):
-                if keeper._stream is not None and keeper._stream.endpoint:
-                    break
-                await asyncio.sleep(0.02)
+            await async_wait_for(
+                lambda: keeper._stream is not None and keeper._stream.endpoint,
+                "the keep-alive stream to open",
+            )
             member = next(m for m in cluster.members if m.endpoint == keeper._stream.endpoint)
             await asyncio.to_thread(member.kill)
             await hold(client, lease, 2 * TTL)  # the member stays down two TTLs
@@ -82,8 +72,9 @@ def test_async_lease_survives_member_restart(cluster: EtcdCluster) -> None:
 
 async def hold(client: etcdgen.AsyncClient, lease: etcdgen.AsyncLease, seconds: float) -> None:
     """For `seconds`, keep checking that the server still has the lease and it is not lost."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+
+    async def check() -> None:
         lease.check()
         assert (await client.lease_time_to_live(lease.id)).TTL > 0
-        await asyncio.sleep(0.2)
+
+    await async_holds_for(seconds, check)

@@ -7,12 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import require_etcd_binary
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdCluster, EtcdServer, _clean_env, _free_ports
@@ -25,14 +25,6 @@ def cluster() -> Iterator[EtcdCluster]:
     binary = require_etcd_binary("3.5")
     with EtcdCluster(3, binary=binary, name_prefix="ops") as started:
         yield started
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def cli(cluster: EtcdCluster, *args: str) -> subprocess.CompletedProcess[str]:
@@ -92,6 +84,7 @@ def test_move_leader_and_consistency_check(cluster: EtcdCluster) -> None:
                 for e in client.statuses()
             ),
             "the new leader",
+            20,
         )
         client.put("check/k", "v")
         report = client.consistency_check()

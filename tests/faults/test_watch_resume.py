@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from conftest import require_etcd_binary
 from cutter import Cutter
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdBinary, EtcdCluster, EtcdServer
@@ -33,14 +34,6 @@ def cluster() -> Iterator[EtcdCluster]:
     binary = require_etcd_binary("3.5")
     with EtcdCluster(3, binary=binary, name_prefix="watchfault") as started:
         yield started
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def report(label: str, expected: list[int], received: list[int]) -> None:

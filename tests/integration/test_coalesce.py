@@ -15,19 +15,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from polling import async_wait_for, wait_for
 
 import etcdgen
 from etcdgen.generated.etcdserverpb import rpc_pb2
 from etcdgen.testing import EtcdServer
 
 PREFIX = "coalesce/"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def waiting(client: Any) -> int:
@@ -98,11 +92,11 @@ def batched(etcd: EtcdServer, client: Any, calls: list[Callable[[], Any]]) -> li
     try:
         first = threading.Thread(target=run, args=(0,))
         first.start()
-        wait_until(lambda: client._reads._groups[0].busy, 5, "the first get to be in flight")
+        wait_for(lambda: client._reads._groups[0].busy, "the first get to be in flight", 5)
         threads = [threading.Thread(target=run, args=(i,)) for i in range(1, len(calls))]
         for thread in threads:
             thread.start()
-        wait_until(lambda: waiting(client) == len(calls), 5, "gets to queue")
+        wait_for(lambda: waiting(client) == len(calls), "gets to queue", 5)
     finally:
         etcd.resume()
     for thread in [first, *threads]:
@@ -185,12 +179,12 @@ def test_timeouts_stay_per_caller(etcd: EtcdServer, data: dict[str, int]) -> Non
         try:
             first = threading.Thread(target=run, args=("first", 30.0))
             first.start()
-            wait_until(lambda: client._reads._groups[0].busy, 5, "the first get in flight")
+            wait_for(lambda: client._reads._groups[0].busy, "the first get in flight", 5)
             short = threading.Thread(target=run, args=("short", 0.3))
             long = threading.Thread(target=run, args=("long", 30.0))
             short.start()
             long.start()
-            wait_until(lambda: "short took" in results, 10, "the short get to time out")
+            wait_for(lambda: "short took" in results, "the short get to time out", 10)
         finally:
             etcd.resume()
         for thread in (first, short, long):
@@ -216,14 +210,10 @@ def test_async_gets_coalesce_and_one_can_be_cancelled(
             etcd.pause()
             try:
                 first = asyncio.ensure_future(get(client, gets[0]))
-                while not client._reads._groups[0].busy:
-                    await asyncio.sleep(0.01)
+                await async_wait_for(lambda: client._reads._groups[0].busy, "a get in flight")
                 tasks = [asyncio.ensure_future(get(client, kwargs)) for kwargs in gets]
                 doomed = asyncio.ensure_future(client.get(f"{PREFIX}k02"))
-                for _ in range(500):
-                    if waiting(client) == len(gets) + 2:
-                        break
-                    await asyncio.sleep(0.01)
+                await async_wait_for(lambda: waiting(client) == len(gets) + 2, "gets to queue")
                 doomed.cancel()
             finally:
                 etcd.resume()
@@ -267,8 +257,7 @@ def test_async_timeouts_stay_per_caller(etcd: EtcdServer, data: dict[str, int]) 
             etcd.pause()
             try:
                 first = asyncio.ensure_future(client.get(f"{PREFIX}k01", timeout=30))
-                while not client._reads._groups[0].busy:
-                    await asyncio.sleep(0.01)
+                await async_wait_for(lambda: client._reads._groups[0].busy, "a get in flight")
                 started = time.monotonic()
                 short = asyncio.ensure_future(client.get(f"{PREFIX}k02", timeout=0.3))
                 long = asyncio.ensure_future(client.get(f"{PREFIX}k03", timeout=30))

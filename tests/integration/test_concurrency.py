@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from polling import async_holds_for, holds_for, wait_for
 
 import etcdgen
 from etcdgen.concurrency import (
@@ -31,14 +32,6 @@ from etcdgen.testing import EtcdServer, _clean_env
 
 PROCESSES = 8
 ROUNDS = 50
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def child_env() -> dict[str, str]:
@@ -205,8 +198,8 @@ def test_etcdctl_lock_and_python_mutex_exclude_each_other(
         # Now Python holds it: etcdctl's lock waits.
         second = etcdctl("lock", "locks/shared")
         assert second.stdout is not None
-        time.sleep(0.5)  # a window in which etcdctl must not get it (the property tested)
-        assert second.poll() is None
+        # A window in which etcdctl must not get it (the property tested).
+        holds_for(0.5, lambda: _still_running(second), interval=0.05)
         mutex.unlock()
         line = second.stdout.readline().strip()
         assert line.startswith("locks/shared/")
@@ -312,8 +305,7 @@ def test_async_recipes(etcd: EtcdServer) -> None:
                 with pytest.raises(LockedError):
                     await second.try_lock()
                 waiting = asyncio.get_running_loop().create_task(second.lock())
-                await asyncio.sleep(0.2)
-                assert not waiting.done()
+                await async_holds_for(0.2, lambda: _not_done(waiting), interval=0.02)
                 await first.unlock()
                 await asyncio.wait_for(waiting, 10)
                 await second.unlock()
@@ -325,3 +317,11 @@ def test_async_recipes(etcd: EtcdServer) -> None:
                 assert mutex.key.startswith(b"alocks/y/")
 
     asyncio.run(scenario())
+
+
+def _still_running(process: subprocess.Popen[str]) -> None:
+    assert process.poll() is None, "etcdctl got a lock that Python holds"
+
+
+def _not_done(task: asyncio.Future[object]) -> None:
+    assert not task.done(), "a second holder got the lock"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import require_etcd_binary
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdCluster, EtcdServer
@@ -113,14 +114,6 @@ def plain(endpoints: tuple[str, ...]) -> set[str]:
     return {e.removeprefix("http://") for e in endpoints}
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_auto_sync_picks_up_added_and_removed_members(mode: str) -> None:
     binary = require_etcd_binary("3.5")
@@ -146,7 +139,7 @@ def test_auto_sync_picks_up_added_and_removed_members(mode: str) -> None:
                 call()
                 return condition()
 
-            wait_for(step, 20, what)
+            wait_for(step, what, 20)
 
         try:
             calls_until(lambda: endpoints() == set(cluster.endpoints), "the first sync")

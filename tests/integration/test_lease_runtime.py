@@ -10,22 +10,14 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdServer
 
 TTL = 2
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_lease_calls(etcd: EtcdServer) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import pytest
+from polling import wait_for
 
 import etcdgen
 from etcdgen.testing import EtcdServer
@@ -104,10 +104,10 @@ def test_endpoint_health_changes_are_logged_at_info(
         etcdgen.Client([server.endpoint, "127.0.0.1:1"], health_check_interval=0.2) as client,
     ):
         client.put("k", "v")
-        for _ in range(100):
-            if any("127.0.0.1:1 is now" in r.getMessage() for r in caplog.records):
-                break
-            time.sleep(0.05)
+        wait_for(
+            lambda: any("127.0.0.1:1 is now" in r.getMessage() for r in caplog.records),
+            "the unreachable endpoint to be logged",
+        )
     lines = [r.getMessage() for r in caplog.records if r.name == "etcdgen.connection"]
     assert any("endpoint 127.0.0.1:1 is now unreachable" in line for line in lines), lines
 

@@ -5,21 +5,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
+from polling import async_wait_for, wait_for
 
 import etcdgen
 from etcdgen.generated.mvccpb import kv_pb2
 from etcdgen.testing import EtcdServer
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def next_events(watch: etcdgen.Watch, count: int) -> list[kv_pb2.Event]:
@@ -159,10 +151,7 @@ def test_async_watch_api(etcd: EtcdServer) -> None:
             revision = (await client.put("aw/k", "1")).header.revision
             response = await watch.get(timeout=10)
             assert response is not None and response.events[0].kv.mod_revision == revision
-            for _ in range(500):
-                if seen:
-                    break
-                await asyncio.sleep(0.01)
+            await async_wait_for(lambda: seen, "the callback")
             assert seen == [b"1"]
         pending = client.watch("aw/")
         ended = asyncio.get_running_loop().create_task(_drain(pending))

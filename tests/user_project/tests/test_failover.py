@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import prometheus_client
@@ -17,6 +18,14 @@ import etcdgen
 from etcdgen.metrics import PrometheusMetrics
 from etcdgen.testing import EtcdCluster
 from etcdgen.tracing import OpenTelemetryHook
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 20.0) -> None:
+    """Until `condition()` holds, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 def test_metrics_and_spans_after_failover(etcd_cluster: EtcdCluster) -> None:
@@ -51,14 +60,12 @@ def test_metrics_and_spans_after_failover(etcd_cluster: EtcdCluster) -> None:
             thread.start()
         frozen.pause()
         try:
-            deadline = time.monotonic() + 20
-            while client.endpoint_health()[frozen.endpoint].state != "unresponsive":
-                assert time.monotonic() < deadline, "the frozen member was never marked"
-                time.sleep(0.05)
+            wait_for(
+                lambda: client.endpoint_health()[frozen.endpoint].state == "unresponsive",
+                "the client to mark the frozen member",
+            )
             before = reads[0]
-            while reads[0] < before + 100:  # reads go on without the frozen member
-                assert time.monotonic() < deadline, "reads stalled"
-                time.sleep(0.05)
+            wait_for(lambda: reads[0] >= before + 100, "reads to go on without the member")
         finally:
             frozen.resume()
             stop.set()
