@@ -16,10 +16,11 @@ from pathlib import Path
 
 import jinja2
 
-from . import model, versions
+from . import model
 from .errors_table import CATEGORIES, CODE_FALLBACKS, RUNTIME_FALLBACKS, STATUS_BASE, STATUS_ERRORS
 from .policy import BASELINE
 from .surface import render_surface
+from .version_needs import requirements
 
 _LINE_LENGTH = 100
 
@@ -143,7 +144,7 @@ def render_api(api: model.Api, templates: Path, stubs: dict[str, str]) -> dict[s
         put(f"{module.module_path}.py", "messages.py.j2", module=module, by_name=_by_proto(api))
     put("methods.py", "methods.py.j2", aliases=_aliases(api.services, by_alias))
     put("retry_policy.py", "retry_policy.py.j2", methods=sorted(api.methods, key=lambda m: m.path))
-    put("server_versions.py", "server_versions.py.j2", needs=_version_needs(api))
+    put("server_versions.py", "server_versions.py.j2", needs=requirements(api, BASELINE))
     put("errors.py", "errors.py.j2", **_errors_context(api))
     for aio, package in ((False, "sync"), (True, "aio")):
         put(f"{package}/__init__.py", "clients_init.py.j2", aio=aio)
@@ -163,25 +164,6 @@ def render_api(api: model.Api, templates: Path, stubs: dict[str, str]) -> dict[s
         _check_compiles(path, text)
     files["API_SURFACE.txt"] = render_surface(api, files)
     return dict(sorted(files.items()))
-
-
-def _version_needs(api: model.Api) -> dict[str, object]:
-    needs = versions.requirements(api, BASELINE)
-    releases = [since for _, since in needs.rpcs] + [
-        since
-        for _, fields in needs.messages
-        for f in fields
-        for since in (f.since, *(v for _, _, v in f.new_values))
-        if since
-    ]
-    newest = max(releases, key=versions.version_key) if releases else BASELINE
-    return {
-        "baseline": needs.baseline,
-        "rpcs": needs.rpcs,
-        "requests": needs.requests,
-        "messages": needs.messages,
-        "newest": newest,
-    }
 
 
 def _by_proto(api: model.Api) -> dict[str, model.ProtoModule]:
