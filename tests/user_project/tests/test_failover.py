@@ -58,6 +58,12 @@ def test_metrics_and_spans_after_failover(etcd_cluster: EtcdCluster) -> None:
         threads = [threading.Thread(target=reader) for _ in range(6)]
         for thread in threads:
             thread.start()
+        # Reads go round-robin over the members found healthy: wait until the one to be
+        # frozen is among them, so reads are in flight on it when it freezes.
+        wait_for(
+            lambda: all(h.healthy for h in client.endpoint_health().values()),
+            "every member to be probed healthy",
+        )
         frozen.pause()
         try:
             wait_for(
