@@ -49,7 +49,13 @@ def report(label: str, expected: list[int], received: list[int]) -> None:
 
 
 class Writer(threading.Thread):
-    """Puts WRITES fresh keys (retrying through faults), recording each revision."""
+    """Creates WRITES fresh keys (retrying through faults), recording each revision.
+
+    Each write is a create-if-absent txn: a write whose outcome was unknown (its member
+    died with it in flight) may still be applied later, and a plain put re-sent after it
+    would write the key twice, an event the record would lack. Guarded, at most one
+    of the attempts applies, and the key's revision says which.
+    """
 
     def __init__(self, endpoints: list[str], prefix: str, pause: float = 0.01) -> None:
         super().__init__(daemon=True)
@@ -63,18 +69,16 @@ class Writer(threading.Thread):
                 key = f"{self.prefix}{i:05d}"
                 for _ in range(50):
                     try:
-                        self.revisions.append(client.put(key, str(i)).header.revision)
+                        created = client.txn(
+                            [etcdgen.Compare.version(key) == 0], [etcdgen.Op.put(key, str(i))]
+                        )
+                        if created.succeeded:
+                            self.revisions.append(created.header.revision)
+                        else:  # an earlier attempt was applied after all
+                            self.revisions.append(client.get(key).kvs[0].mod_revision)
                         break
                     except etcdgen.EtcdError as error:
-                        # A failed put's outcome may be unknown: read back before retrying.
                         self.errors.append(str(error))
-                        try:
-                            found = client.get(key)
-                        except etcdgen.EtcdError:
-                            continue
-                        if found.count:
-                            self.revisions.append(found.kvs[0].mod_revision)
-                            break
                 time.sleep(self.pause)
 
 
