@@ -18,12 +18,14 @@ import asyncio
 import logging
 import os
 
+import grpc
 from grpc import aio
 
 from .._cluster import endpoints_from_members, status_probe
 from .._core import fork
 from .._core.aio_health import AsyncProber
 from .._core.aio_invoker import AsyncGrpcInvoker
+from .._core.aio_threaded import ThreadedAioChannel
 from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
 from .._core.endpoints import Endpoint
@@ -101,13 +103,21 @@ class AsyncConnection:
         fork.track(self)
 
     def _make_channel(self, endpoint: Endpoint) -> aio.Channel:
-        fork.note_aio_used()
         options = self.config.channel_options
+        credentials = None
         if self.config.tls is not None or endpoint.tls:
-            import grpc
-
             tls = self.config.tls
             credentials = tls.credentials() if tls is not None else grpc.ssl_channel_credentials()
+        if not fork.aio_usable():
+            # A child forked while grpc.aio was in use: aio cannot start here, sync
+            # gRPC can (see aio_threaded.py).
+            if credentials is not None:
+                sync = grpc.secure_channel(endpoint.target, credentials, options=options)
+            else:
+                sync = grpc.insecure_channel(endpoint.target, options=options)
+            return ThreadedAioChannel(sync)  # type: ignore[return-value]  # aio's surface
+        fork.note_aio_used()
+        if credentials is not None:
             return aio.secure_channel(endpoint.target, credentials, options=options)
         return aio.insecure_channel(endpoint.target, options=options)
 
@@ -133,14 +143,12 @@ class AsyncConnection:
             raise ClientClosedError("the client is closed; create a new one")
         if os.getpid() != self._pid:
             self._after_fork_in_child()
-        if self._inherited or not fork.aio_usable():
+        if self._inherited:
             raise ForkedProcessError(
                 fork.INHERITED_MESSAGE.format(
                     kind="AsyncClient", parent_pid=self._parent_pid, pid=os.getpid()
                 )
-                + " (grpc.aio cannot run in a child forked while the parent had open "
-                "asyncio channels: fork before using asyncio clients, close them before "
-                "forking, or use the 'spawn' start method)"
+                + " (the parent's asyncio channels cannot follow a fork)"
             )
         loop = asyncio.get_running_loop()
         if self._bound is not None and self._bound is not loop:
@@ -162,17 +170,19 @@ class AsyncConnection:
     def _before_fork(self) -> None:
         """Runs in the parent before os.fork() (fork.track): warn, change nothing.
 
-        With grpc.aio channels open, gRPC's own child handler sometimes crashes the child
-        before any Python code runs there (see etcdgen/_core/fork.py); only closing the
-        client first avoids that.
+        grpc.aio cannot follow a fork (see etcdgen/_core/fork.py): the child cannot use
+        this client, and its new AsyncClients run over sync gRPC (aio_threaded.py).
         """
         if self.closed or os.getpid() != self._pid or not self.pool.has_channels():
             return
+        if not fork.aio_usable():
+            return  # its channels are ThreadedAioChannels: as fork-safe as a Client's
         _LOG.warning(
             "etcdgen: os.fork() while an AsyncClient has open channels; grpc.aio cannot "
-            "follow a fork: the child cannot use it, and gRPC's fork handler may crash "
-            "the child. Await client.close() before forking, or create clients in the "
-            "child (gunicorn's post_fork) or use the 'spawn' start method"
+            "follow a fork: the child cannot use this client (a new AsyncClient made in "
+            "the child works, over sync gRPC and slower). Await client.close() before "
+            "forking, or create clients in the child (gunicorn's post_fork), or use the "
+            "'spawn' start method"
         )
 
     def _after_fork_in_child(self) -> None:

@@ -27,16 +27,22 @@ grpcio 1.85.3 and on the 1.49.1 floor:
   behaved the same), so it is left alone.
 * grpc.aio does not survive a fork: its completion queue and poller thread are
   process-wide, so while any ``grpc.aio`` channel object of the parent is alive, new aio
-  channels in the child time out or crash and freeing the inherited one hangs.  A child of
-  a parent whose aio channels were all closed *and* freed starts clean.  Worse, the
-  poller thread is always inside gRPC, so gRPC skips its pre-fork step, and its child
-  handler then crashes the child now and then (SIGSEGV in a thread gRPC restarts, while
-  ``os.fork()`` has not yet returned there): 6 of 300 children on grpcio 1.85.3, none
-  of 300 with the handlers off.  No Python code runs in the child before that, so
-  etcdgen cannot prevent it; an AsyncClient with open channels logs a warning at the
-  fork instead, saying to close it first.  (Dropping the parent's aio channels in a
-  before-fork hook, to stop the poller, was tried: the fork then hung.)  Forking from
-  inside a running event loop is not supported by asyncio itself.
+  channels in the child time out or crash and freeing the inherited one hangs (its
+  shutdown waits for the poller thread, which stayed in the parent).  A child of a
+  parent whose aio channels were all closed *and* freed starts clean.  So an inherited
+  AsyncClient with open channels refuses to run in the child, and a new one made there
+  runs over sync gRPC channels (``aio_threaded.py``), which gRPC's fork support resets.
+  The poller thread is always inside gRPC, so gRPC skips its pre-fork step ("Other
+  threads are currently calling into gRPC, skipping fork() handlers").  An earlier
+  session saw gRPC's child handler then crash 6 of 300 children (SIGSEGV before
+  ``os.fork()`` returned there, none of 300 with the handlers off); re-measured on
+  grpcio 1.85.3 with an open AsyncClient, idle or with 4 tasks reading in a loop, 0 of
+  3,800 children crashed or hung.  No Python code runs in the child before that
+  handler, so etcdgen cannot prevent it if it happens; an AsyncClient with open
+  channels logs a warning at the fork, saying to close it first.  (Dropping the
+  parent's aio channels in a before-fork hook, to stop the poller, was tried: the fork
+  then hung.)  Forking from inside a running event loop is not supported by asyncio
+  itself.
 
 So this module offers:
 
@@ -46,7 +52,8 @@ So this module offers:
 * :func:`abandon`: keep inherited gRPC objects alive, so no destructor ever closes them;
 * :func:`guard` (or :func:`enter_call` / :func:`leave_call` on the hot path): hold a fork
   back while a blocking unary call is in flight;
-* :func:`mark_aio_unusable` / :func:`aio_usable`: remember that grpc.aio was inherited;
+* :func:`mark_aio_unusable` / :func:`aio_usable`: remember that grpc.aio was inherited
+  (new AsyncClients then use sync channels);
 * :func:`grpc_fork_support_enabled`: whether gRPC's own fork handlers are on.
 
 The child hook runs in the only thread the child has, before gRPC's child handler (gRPC
@@ -211,8 +218,8 @@ def aio_usable() -> bool:
 
     grpc.aio keeps one completion queue and poller thread per process, alive while any aio
     channel object is; in such a child new aio channels time out or crash, so an
-    AsyncClient should refuse to start there with a clear error instead.  (Aio channels of
-    other libraries cannot be seen here.)
+    AsyncClient made there uses ``aio_threaded.ThreadedAioChannel`` (sync gRPC) instead.
+    (Aio channels of other libraries cannot be seen here.)
     """
     return _aio_usable
 
