@@ -25,7 +25,7 @@ from .._cluster import endpoints_from_members, status_probe
 from .._core import fork
 from .._core.aio_health import AsyncProber
 from .._core.aio_invoker import AsyncGrpcInvoker
-from .._core.aio_threaded import ThreadedAioChannel
+from .._core.aio_threaded import ThreadedAioChannel, close_aio_channel_now
 from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
 from .._core.endpoints import Endpoint
@@ -56,8 +56,6 @@ class AsyncConnection:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._bound: asyncio.AbstractEventLoop | None = None
         self._pid = self._parent_pid = os.getpid()
-        #: Made in a parent process while it had channels open (see _after_fork_in_child).
-        self._inherited = False
         self._closing: set[asyncio.Task[None]] = set()
         self.events = Events(config.event_hook)
         self.balancer = Balancer(config.endpoints, self.events)
@@ -143,13 +141,6 @@ class AsyncConnection:
             raise ClientClosedError("the client is closed; create a new one")
         if os.getpid() != self._pid:
             self._after_fork_in_child()
-        if self._inherited:
-            raise ForkedProcessError(
-                fork.INHERITED_MESSAGE.format(
-                    kind="AsyncClient", parent_pid=self._parent_pid, pid=os.getpid()
-                )
-                + " (the parent's asyncio channels cannot follow a fork)"
-            )
         loop = asyncio.get_running_loop()
         if self._bound is not None and self._bound is not loop:
             if not self._bound.is_closed():
@@ -168,28 +159,43 @@ class AsyncConnection:
         self.loop = loop
 
     def _before_fork(self) -> None:
-        """Runs in the parent before os.fork() (fork.track): warn, change nothing.
+        """Runs in the parent just before os.fork() (fork.track): close the stream lane.
 
-        grpc.aio cannot follow a fork (see etcdgen/_core/fork.py): the child cannot use
-        this client, and its new AsyncClients run over sync gRPC (aio_threaded.py).
+        gRPC's own fork handler crashes the child now and then while a grpc.aio stream
+        is open in the parent (an idle open watch: 2 to 6 children of 10 died of
+        SIGSEGV; unary calls in flight at the fork: 0 of 600). So the SAFE lane's
+        channels, which carry the streams and the reads, are closed here,
+        synchronously, as if each member had been evicted: reads in flight are re-sent
+        and watches and lease keep-alives re-open on new channels when the loop runs
+        again. Writes (the other lane) are left alone, so a fork never makes one's
+        outcome unknown. See etcdgen/_core/fork.py for the measurements.
         """
         if self.closed or os.getpid() != self._pid or not self.pool.has_channels():
             return
         if not fork.aio_usable():
             return  # its channels are ThreadedAioChannels: as fork-safe as a Client's
         _LOG.warning(
-            "etcdgen: os.fork() while an AsyncClient has open channels; grpc.aio cannot "
-            "follow a fork: the child cannot use this client (a new AsyncClient made in "
-            "the child works, over sync gRPC and slower). Await client.close() before "
-            "forking, or create clients in the child (gunicorn's post_fork), or use the "
-            "'spawn' start method"
+            "etcdgen: os.fork() while an AsyncClient has open channels: grpc.aio cannot "
+            "follow a fork, so its streams are closed now (they resume, and reads in "
+            "flight are re-sent) and AsyncClients in the child run over sync gRPC. Await "
+            "client.close() before forking, or create clients in the child (gunicorn's "
+            "post_fork), or use the 'spawn' start method"
         )
+        for state in self.balancer.states:
+            self.balancer.evicted(state)  # the cancellations that follow are ours
+        for channel in self.pool.take_safe():
+            close_aio_channel_now(channel)
 
     def _after_fork_in_child(self) -> None:
-        """Runs in a forked child (fork.track). grpc.aio does not survive a fork: its
-        completion queue and poller are process-wide, so with channels of the parent
-        alive, new ones time out or crash. An AsyncClient that had channels open is
-        unusable in the child (a clear error on use); one that had none starts afresh.
+        """Runs in a forked child (fork.track): make the next use start afresh.
+
+        grpc.aio does not survive a fork: its completion queue and poller are
+        process-wide, so with channels of the parent alive, new aio channels time out
+        or crash. So the parent's channels are abandoned (kept, never closed: see
+        fork.abandon) and grpc.aio is marked unusable in this process: the client's
+        next channels are ThreadedAioChannels (sync gRPC, which the fork support
+        resets), and it goes on like a sync Client does. Its watches and lease
+        keep-alives ran on the parent's loop: watches end with ForkedProcessError.
         """
         self._parent_pid, self._pid = self._pid, os.getpid()
         self.loop = self._bound = None
@@ -197,9 +203,13 @@ class AsyncConnection:
         if inherited:
             fork.abandon(*inherited)
             fork.mark_aio_unusable()
-            self._inherited = True
         self.prober.forget_task()
         self.tokens.forget()
+        ended = ForkedProcessError(
+            fork.WATCH_INHERITED_MESSAGE.format(parent_pid=self._parent_pid, pid=self._pid)
+        )
+        for hub in self._watch_hubs.values():
+            hub.inherited_by_fork(ended)
         self._watch_hubs = {}
         self._lease_keeper = None
 

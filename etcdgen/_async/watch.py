@@ -177,6 +177,14 @@ class AsyncWatchHub:
         self._ready.put_nowait(handle)
         return handle
 
+    def inherited_by_fork(self, error: ForkedProcessError) -> None:
+        """In a forked child: end every watch with `error` (its task stayed on the
+        parent's loop). Nothing is sent or woken: a later read sees the watch ended."""
+        self._requests = None
+        self._stopping = True
+        self.mux.fail_all(error)
+        self._handles = {}
+
     def send(self, outcome: Outcome) -> None:
         requests = self._requests
         if requests is not None:

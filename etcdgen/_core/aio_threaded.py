@@ -4,10 +4,9 @@ Why it exists: grpc.aio keeps one completion queue and one poller thread per
 process.  In a child forked while the parent had aio channels open, that state is
 inherited without its thread, and grpc.aio can never start again there (see
 `fork.py`): new aio channels time out or crash.  Sync gRPC channels do work in
-such a child (gRPC's fork support resets them).  So an `AsyncClient` created in
-such a child (`fork.aio_usable()` is false) gets `ThreadedAioChannel`s instead
-of grpc.aio ones, and "create a new client in the child" is always an answer
-that works.
+such a child (gRPC's fork support resets them).  So in such a child
+(`fork.aio_usable()` is false) every `AsyncClient`, an inherited one included,
+gets `ThreadedAioChannel`s instead of grpc.aio ones, and goes on working.
 
 How: a unary call is a sync gRPC future whose completion is handed to the event
 loop with `call_soon_threadsafe`; a stream has one reader thread that hands each
@@ -18,6 +17,10 @@ thread drains.  Cancelling the awaiting task cancels the call; closing the
 channel cancels its calls, which their awaiters see as `asyncio.CancelledError`,
 as with grpc.aio.  It costs a thread hop per message, which is why it is used
 only where grpc.aio cannot run.
+
+`close_aio_channel_now` is the other half: the parent closes its aio stream
+channels just before a fork without waiting on the loop (see
+`AsyncConnection._before_fork`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 
 import grpc
 
-__all__ = ["STREAM_WINDOW", "ThreadedAioChannel"]
+__all__ = ["STREAM_WINDOW", "ThreadedAioChannel", "close_aio_channel_now"]
 
 STREAM_WINDOW = 64
 """Responses a stream's reader thread may hold before the consumer takes them."""
@@ -303,3 +306,23 @@ class _StreamCall:
 
     def details(self) -> str:
         return self._call.details()  # type: ignore[no-any-return]
+
+
+def close_aio_channel_now(channel: Any) -> bool:
+    """Close a `grpc.aio.Channel` without an event loop; False if that was not possible.
+
+    For the moment before a fork, when the loop may be running (a fork from a
+    coroutine) and cannot be waited on. Closing without a grace period awaits
+    nothing in grpc.aio (it marks the channel closing, cancels its calls and
+    destroys the core channel), so the coroutine runs to its end on the first step.
+    A grpc.aio that would wait is stopped there instead of being half-driven.
+    """
+    closer = channel.close()
+    try:
+        closer.send(None)
+    except StopIteration:
+        return True
+    except Exception:  # e.g. an old grpc.aio that needs a running loop to close
+        return False
+    closer.close()
+    return False

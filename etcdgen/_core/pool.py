@@ -123,6 +123,16 @@ class ChannelPool(Generic[ChannelT]):
     def has_channels(self) -> bool:
         return any(self._lanes.values())
 
+    def take_safe(self) -> list[ChannelT]:
+        """Remove every SAFE-lane channel (reads and streams) from the pool and return
+        them, for the caller to close; the next use makes new ones. The caller bumps
+        each state's generation first (Balancer.evicted), as for `evict`."""
+        with self._lock:
+            lane = self._lanes[Lane.SAFE]
+            channels = [slot.channel for slot in lane.values()]
+            lane.clear()
+        return channels
+
     def abandon(self) -> list[ChannelT]:
         """Forget every channel without closing it; returns them.
 

@@ -25,7 +25,7 @@ from .._core import fork
 from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
 from .._core.endpoints import Endpoint
-from .._core.errors import ClientClosedError
+from .._core.errors import ClientClosedError, ForkedProcessError
 from .._core.events import Events
 from .._core.flow import Decisions
 from .._core.health import Prober
@@ -125,13 +125,19 @@ class Connection:
         child); the prober thread did not survive the fork; locks a vanished
         thread may hold are replaced. The next call makes new channels.
         """
-        self._pid = os.getpid()
+        parent_pid, self._pid = self._pid, os.getpid()
         self.active = False
         self._lock = threading.Lock()
         fork.abandon(*self.pool.abandon())
         self.prober.forget_thread()
         self.tokens.after_fork()
-        # The reader thread did not follow: inherited watches end silently in the child.
+        # The reader thread did not follow: inherited watches end with ForkedProcessError
+        # (rather than wait for ever); new watches get a new hub.
+        ended = ForkedProcessError(
+            fork.WATCH_INHERITED_MESSAGE.format(parent_pid=parent_pid, pid=self._pid)
+        )
+        for hub in self._watch_hubs.values():
+            hub.inherited_by_fork(ended)
         self._watch_hubs = {}
         self._lease_keeper = None
 

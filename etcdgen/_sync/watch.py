@@ -155,6 +155,18 @@ class WatchHub:
         stream = self._stream
         return str(getattr(stream, "endpoint", "")) if stream is not None else ""
 
+    def inherited_by_fork(self, error: ForkedProcessError) -> None:
+        """In a forked child: end every watch with `error` (its reader thread stayed in
+        the parent, so it would wait for ever). Runs in the child's only thread: the
+        locks a vanished thread may hold are replaced, nothing is sent or woken."""
+        self.lock = threading.Lock()
+        self._requests = None  # the parent's stream: never written to again here
+        self._stop.set()  # new watches on this hub are refused; the connection makes a new hub
+        for handle in self._handles.values():
+            handle._ready = threading.Condition(self.lock)
+        self.mux.fail_all(error)
+        self._handles = {}
+
     def watch(self, options: WatchOptions, max_buffered: int) -> Watch:
         if self._stop.is_set():
             raise ClientClosedError("the client is closed; create a new one")

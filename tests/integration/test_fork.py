@@ -262,6 +262,44 @@ def test_used_client_survives_fork_and_new_clients_work(
     assert_parent_still_works(parent_client, prefix)
 
 
+def test_inherited_watch_ends_in_the_child_and_new_watches_work(
+    server: EtcdServer, parent_client: etcdgen.Client
+) -> None:
+    """A watch of the parent cannot follow (its reader thread stayed there): reading it
+    in the child raises ForkedProcessError at once instead of waiting for ever."""
+    prefix = f"fork/{uuid.uuid4().hex}"
+    with parent_client.watch(f"{prefix}/watched") as inherited:
+
+        def child(i: int) -> None:
+            try:
+                inherited.get(timeout=5)
+            except etcdgen.ForkedProcessError as exc:
+                if "open a new watch in the child" not in str(exc):
+                    raise ChildFailed(3, f"unclear message: {exc}") from None
+            else:
+                raise ChildFailed(4, "the inherited watch did not end in the child")
+            put = parent_client.put(f"{prefix}/{i}/child", "x")
+            with parent_client.watch(
+                f"{prefix}/{i}/child", start_revision=put.header.revision
+            ) as w:
+                response = w.get(timeout=5)
+                if response is None or response.events[0].kv.value != b"x":
+                    raise ChildFailed(5, f"a new watch in the child saw {response}")
+
+        failures = []
+        for i in range(FORKS):
+            failure = run_in_child(functools.partial(child, i))
+            if failure is not None:
+                failures.append(f"fork {i}: {failure}")
+                if len(failures) >= MAX_FAILURES:
+                    break
+            # The parent's watch goes on between forks.
+            parent_client.put(f"{prefix}/watched", str(i))
+            response = inherited.get(timeout=5)
+            assert response is not None and response.events[0].kv.value == str(i).encode()
+    assert not failures, "\n".join([fork_support(), *failures])
+
+
 def test_new_client_in_child_while_inherited_one_is_left_alone(
     server: EtcdServer, parent_client: etcdgen.Client
 ) -> None:
