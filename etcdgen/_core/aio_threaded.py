@@ -78,11 +78,8 @@ class ThreadedAioChannel:
         request_serializer: Callable[[Any], bytes],
         response_deserializer: Callable[[bytes], Any],
     ) -> _Streaming:
-        return _Streaming(
-            self,
-            self._channel.unary_stream(method, request_serializer, response_deserializer),
-            requests_are_one=True,
-        )
+        sync = self._channel.unary_stream(method, request_serializer, response_deserializer)
+        return _Streaming(self, sync, requests_are_one=True)
 
     def stream_stream(
         self,
@@ -90,11 +87,8 @@ class ThreadedAioChannel:
         request_serializer: Callable[[Any], bytes],
         response_deserializer: Callable[[bytes], Any],
     ) -> _Streaming:
-        return _Streaming(
-            self,
-            self._channel.stream_stream(method, request_serializer, response_deserializer),
-            requests_are_one=False,
-        )
+        sync = self._channel.stream_stream(method, request_serializer, response_deserializer)
+        return _Streaming(self, sync, requests_are_one=False)
 
     async def close(self, grace: float | None = None) -> None:
         """Close the sync channel (which cancels its calls) off the event loop."""

@@ -13,11 +13,11 @@ import asyncio
 import json
 import os
 import signal
-import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import require_etcd_binary
+from forking import run_forked
 from polling import async_wait_for
 
 import etcdgen
@@ -30,6 +30,7 @@ pytestmark = [
 ]
 
 READERS = 8
+CHILD_DEADLINE = 120.0
 
 
 @pytest.fixture(scope="module")
@@ -106,39 +107,18 @@ def test_new_async_client_in_forked_child_fails_over(cluster: EtcdCluster) -> No
         loop.run_until_complete(parent_client.put("forkaio/parent", "x"))  # aio channels open
         frozen = cluster.followers()[0]
         endpoints, frozen_endpoint, frozen_pid = cluster.endpoints, frozen.endpoint, frozen.pid
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child
-            code = 1
-            try:
-                report = asyncio.run(_child_run(endpoints, frozen_endpoint, frozen_pid))
-                os.write(write_end, json.dumps(report).encode())
-                code = 0
-            except BaseException as error:
-                os.write(write_end, json.dumps({"crash": repr(error)}).encode())
-            os._exit(code)
-        os.close(write_end)
-        deadline = time.monotonic() + 120
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                pytest.fail("the child hung")
-            time.sleep(0.05)
-        chunks = []
-        while chunk := os.read(read_end, 65536):
-            chunks.append(chunk)
-        os.close(read_end)
+        status, text = run_forked(
+            lambda: json.dumps(asyncio.run(_child_run(endpoints, frozen_endpoint, frozen_pid))),
+            CHILD_DEADLINE,
+        )
     finally:
         for member in cluster.members:  # in case the child died with one frozen
             if member.running:
                 os.kill(member.pid, signal.SIGCONT)
-    report = json.loads(b"".join(chunks) or b"{}")
-    print(f"\n[forked child, sync gRPC underneath] {report}")
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, report)
+    print(f"\n[forked child, sync gRPC underneath] {text}")
+    assert status is not None, "the child hung"
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, text)
+    report = json.loads(text)
     assert report["aio_usable"] is False  # so the child really ran over ThreadedAioChannel
     assert report["failed"] == 0, report["errors"]
     assert report["in_order"], report

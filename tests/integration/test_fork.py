@@ -146,8 +146,15 @@ def _kill(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def fork_many(body: Callable[[int], None], forks: int = FORKS) -> list[str]:
-    """Run `body(i)` in `forks` children one after another; the failures, at most a few."""
+def fork_many(
+    body: Callable[[int], None],
+    forks: int = FORKS,
+    between: Callable[[int], object] | None = None,
+) -> list[str]:
+    """Run `body(i)` in `forks` children one after another; the failures, at most a few.
+
+    `between(i)` runs in the parent after each child (the parent goes on between forks).
+    """
     failures: list[str] = []
     for i in range(forks):
         failure = run_in_child(functools.partial(body, i))
@@ -156,6 +163,8 @@ def fork_many(body: Callable[[int], None], forks: int = FORKS) -> list[str]:
             if len(failures) >= MAX_FAILURES:
                 failures.append(f"(stopped after {len(failures)} failures)")
                 break
+        if between is not None:
+            between(i)
     return failures
 
 
@@ -250,14 +259,7 @@ def test_used_client_survives_fork_and_new_clients_work(
         use_new_client(server.endpoint, f"{prefix}/{i}/new")
         close_inherited(parent_client)
 
-    failures = []
-    for i in range(FORKS):
-        failure = run_in_child(functools.partial(child, i))
-        if failure is not None:
-            failures.append(f"fork {i}: {failure}")
-            if len(failures) >= MAX_FAILURES:
-                break
-        parent_client.get(f"{prefix}/{i}/new")  # the parent goes on between forks
+    failures = fork_many(child, between=lambda i: parent_client.get(f"{prefix}/{i}/new"))
     assert not failures, "\n".join([fork_support(), *failures])
     assert_parent_still_works(parent_client, prefix)
 
@@ -286,17 +288,12 @@ def test_inherited_watch_ends_in_the_child_and_new_watches_work(
                 if response is None or response.events[0].kv.value != b"x":
                     raise ChildFailed(5, f"a new watch in the child saw {response}")
 
-        failures = []
-        for i in range(FORKS):
-            failure = run_in_child(functools.partial(child, i))
-            if failure is not None:
-                failures.append(f"fork {i}: {failure}")
-                if len(failures) >= MAX_FAILURES:
-                    break
-            # The parent's watch goes on between forks.
+        def parent_watch_goes_on(i: int) -> None:
             parent_client.put(f"{prefix}/watched", str(i))
             response = inherited.get(timeout=5)
             assert response is not None and response.events[0].kv.value == str(i).encode()
+
+        failures = fork_many(child, between=parent_watch_goes_on)
     assert not failures, "\n".join([fork_support(), *failures])
 
 

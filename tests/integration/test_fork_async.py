@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import time
 
 import pytest
+from forking import run_forked
 
 import etcdgen
 from etcdgen.testing import EtcdServer
@@ -70,38 +69,6 @@ async def _use_the_inherited_client(
     return told
 
 
-def _run_child(body: object) -> tuple[int | None, str]:
-    """Fork; the child runs `body()` (returning text) and exits 0, or writes why not."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        code = 1
-        try:
-            text = body()  # type: ignore[operator]
-            os.write(write_end, str(text).encode())
-            code = 0
-        except BaseException as error:
-            os.write(write_end, repr(error).encode())
-        os._exit(code)
-    os.close(write_end)
-    deadline = time.monotonic() + CHILD_DEADLINE
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read_end)
-            return None, "hung"
-        time.sleep(0.01)
-    chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
-    return status, b"".join(chunks).decode(errors="replace")
-
-
 def test_inherited_open_async_client_goes_on_in_the_child(
     etcd: EtcdServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -131,7 +98,7 @@ def test_inherited_open_async_client_goes_on_in_the_child(
                 return told
 
             with caplog.at_level(logging.WARNING, logger="etcdgen"):
-                status, text = _run_child(child)
+                status, text = run_forked(child, CHILD_DEADLINE)
             if status is None or not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
                 failures.append(f"fork {index}: status {status}: {text}")
                 continue

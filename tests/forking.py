@@ -1,0 +1,52 @@
+"""Run a function in a forked child and collect what it says (for the fork tests).
+
+`run_forked(body, deadline)` forks; the child runs `body()`, writes the text it
+returns (or the exception's repr) to a pipe and leaves with `os._exit` (0 on
+success, 1 otherwise), never returning into pytest. The parent waits with a
+bounded poll and kills a child still running at the deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from polling import POLL_INTERVAL
+
+
+def run_forked(body: Callable[[], object], deadline: float) -> tuple[int | None, str]:
+    """The child's wait status (None if it hung and was killed) and what it wrote."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            os.write(write_end, str(body()).encode())
+            code = 0
+        except BaseException as error:
+            os.write(write_end, repr(error).encode())
+        os._exit(code)
+    os.close(write_end)
+    try:
+        status = _wait(pid, deadline)
+        chunks = []
+        while chunk := os.read(read_end, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+    return status, b"".join(chunks).decode(errors="replace")
+
+
+def _wait(pid: int, deadline: float) -> int | None:
+    end = time.monotonic() + deadline
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > end:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(POLL_INTERVAL)
