@@ -25,6 +25,7 @@ from .._cluster import endpoints_from_members, status_probe
 from .._core import fork
 from .._core.aio_health import AsyncProber
 from .._core.aio_invoker import AsyncGrpcInvoker
+from .._core.aio_loop_end import LoopEndGrace
 from .._core.aio_threaded import ThreadedAioChannel, close_aio_channel_now
 from .._core.balancer import Balancer, EndpointHealth
 from .._core.config import ClientConfig
@@ -58,6 +59,8 @@ class AsyncConnection:
         self._pid = self._parent_pid = os.getpid()
         self._closing: set[asyncio.Task[None]] = set()
         self.events = Events(config.event_hook)
+        #: Lets the bound loop's shutdown wait for background calls it cut short.
+        self.loop_end = LoopEndGrace()
         self.balancer = Balancer(config.endpoints, self.events)
         self.pool: ChannelPool[aio.Channel] = ChannelPool(self._make_channel, self._close_channel)
         #: One shared Watch stream per namespace (b"": the client's own keys).
@@ -97,6 +100,7 @@ class AsyncConnection:
             ),
             sync_endpoints=self._sync_for_prober if config.auto_sync_interval else None,
             sync_interval=config.auto_sync_interval,
+            loop_end=self.loop_end,
         )
         fork.track(self)
 
@@ -154,6 +158,8 @@ class AsyncConnection:
             self.prober.forget_task()
             self._watch_hubs = {}  # its task died with the loop; its watches are over
             self._lease_keeper = None
+        if self._bound is not loop:
+            self.loop_end.arm(loop)
         self._bound = loop
         self.prober.start(loop)
         self.loop = loop
@@ -309,6 +315,11 @@ class AsyncConnection:
             waits.append(prober)
         if waits:
             await asyncio.gather(*waits, return_exceptions=True)
+        if hubs or keeper is not None:
+            self.loop_end.cut_short()  # their streams were just cancelled
+        # The grace now, on the running loop, rather than at its end (aio_loop_end.py):
+        # a closed client leaves nothing behind for the loop's shutdown.
+        await self.loop_end.settle()
 
     def close_abandoned(self) -> None:
         """Garbage-collected without close(): close without awaiting (best effort)."""

@@ -195,6 +195,7 @@ class AsyncLeaseKeeper:
             except asyncio.CancelledError:
                 if self._stopping:
                     return
+                self.connection.loop_end.cut_short()  # its stream was open (aio_loop_end.py)
                 raise
             finally:
                 done.set()

@@ -242,6 +242,7 @@ class AsyncWatchHub:
             except asyncio.CancelledError:
                 if self._stopping:
                     break
+                self.connection.loop_end.cut_short()  # its stream was open (aio_loop_end.py)
                 raise
             finally:
                 self._requests = self._stream = None

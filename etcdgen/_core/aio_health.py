@@ -15,6 +15,7 @@ import grpc
 from grpc import aio
 
 from .aio_invoker import cancelled_by_eviction
+from .aio_loop_end import LoopEndGrace
 from .balancer import Balancer, EndpointState, ProbeResult
 from .events import Events
 from .health import REMAKE_REFUSED, ProbeSpec, apply_probe, probe_result
@@ -31,6 +32,7 @@ class AsyncProber:
         *,
         sync_endpoints: Callable[[], Awaitable[object]] | None = None,
         sync_interval: float | None = None,
+        loop_end: LoopEndGrace | None = None,
     ) -> None:
         self._pool = pool
         self._balancer = balancer
@@ -39,6 +41,7 @@ class AsyncProber:
         self._sync = sync_endpoints
         self._sync_interval = sync_interval
         self._task: asyncio.Task[None] | None = None
+        self._loop_end = loop_end
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._task is None:
@@ -62,7 +65,12 @@ class AsyncProber:
         while True:
             started = time.monotonic()
             try:
-                await self.round()
+                try:
+                    await self.round()
+                except asyncio.CancelledError:
+                    if self._loop_end is not None:
+                        self._loop_end.cut_short()  # probes were in flight
+                    raise
                 if self._sync is not None and self._sync_interval and started >= next_sync:
                     next_sync = started + self._sync_interval
                     try:
