@@ -29,6 +29,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import cycle, islice
+from typing import Any
 
 import grpc
 from google.protobuf import __version__ as protobuf_version
@@ -161,7 +162,8 @@ def timed_sync(op: Callable[[bytes], object], keys: Sequence[bytes]) -> Sample:
     return Sample(wall1 - wall0, cpu1 - cpu0, len(keys))
 
 
-def run_sync(endpoint: str, settings: Settings, keys: Sequence[bytes]) -> list[Comparison]:
+def _raw_stubs(endpoint: str) -> tuple[grpc.Channel, Any, Any]:
+    """The raw baseline: a plain channel and the Put and Range multi-callables."""
     channel = grpc.insecure_channel(endpoint, options=RAW_OPTIONS)
     raw_put = channel.unary_unary(
         PUT,
@@ -173,6 +175,11 @@ def run_sync(endpoint: str, settings: Settings, keys: Sequence[bytes]) -> list[C
         request_serializer=rpc_pb2.RangeRequest.SerializeToString,
         response_deserializer=rpc_pb2.RangeResponse.FromString,
     )
+    return channel, raw_put, raw_range
+
+
+def run_sync(endpoint: str, settings: Settings, keys: Sequence[bytes]) -> list[Comparison]:
+    channel, raw_put, raw_range = _raw_stubs(endpoint)
     metered = _metered_client(endpoint)
     with channel, etcdgen.Client(endpoint) as client:
         # (comparison, raw op, our op); every op takes a key and makes one RPC.
@@ -325,17 +332,7 @@ def run_interleaved(endpoint: str, cycles: int, slice_calls: int = 100) -> list[
     (grpc's own threads included) is the bound; the calling thread's CPU alone is
     printed beside it: the client layer runs there, so its share is larger.
     """
-    channel = grpc.insecure_channel(endpoint, options=RAW_OPTIONS)
-    raw_put = channel.unary_unary(
-        PUT,
-        request_serializer=rpc_pb2.PutRequest.SerializeToString,
-        response_deserializer=rpc_pb2.PutResponse.FromString,
-    )
-    raw_range = channel.unary_unary(
-        RANGE,
-        request_serializer=rpc_pb2.RangeRequest.SerializeToString,
-        response_deserializer=rpc_pb2.RangeResponse.FromString,
-    )
+    channel, raw_put, raw_range = _raw_stubs(endpoint)
     key = b"bench/interleaved"
     results = []
     with channel, etcdgen.Client(endpoint) as client:
