@@ -295,12 +295,6 @@ class _StreamCall:
             self._pump.cancel()
         return bool(self._call.cancel())
 
-    def code(self) -> grpc.StatusCode:
-        return self._call.code()  # type: ignore[no-any-return]
-
-    def details(self) -> str:
-        return self._call.details()  # type: ignore[no-any-return]
-
 
 def close_aio_channel_now(channel: Any) -> bool:
     """Close a `grpc.aio.Channel` without an event loop; False if that was not possible.
