@@ -38,9 +38,15 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
+CHILD_STALL_DUMP_S = 90
+"""A child still running after this long prints every thread's stack and exits (within the
+parent's bound, so a rare hang says where it waits instead of just timing out)."""
+
 COUNTER_CHILD = textwrap.dedent(
     """
-    import json, sys, time, etcdgen
+    import faulthandler, json, sys, time
+    faulthandler.dump_traceback_later(float(sys.argv[3]), exit=True)
+    import etcdgen
     from etcdgen.concurrency import Session, Mutex
     endpoint, rounds = sys.argv[1], int(sys.argv[2])
     intervals = []
@@ -64,17 +70,30 @@ def test_eight_processes_share_one_mutex(etcd: EtcdServer) -> None:
         pytest.skip("client-side recipe; covered with 3.5")
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", COUNTER_CHILD, etcd.endpoint, str(ROUNDS)],
+            [
+                sys.executable,
+                "-c",
+                COUNTER_CHILD,
+                etcd.endpoint,
+                str(ROUNDS),
+                str(CHILD_STALL_DUMP_S),
+            ],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             env=child_env(),
         )
         for _ in range(PROCESSES)
     ]
+    outputs = [child.communicate(timeout=CHILD_STALL_DUMP_S + 30) for child in children]
+    failed = [
+        f"child {n} exited {child.returncode}:\n{err}"
+        for n, (child, (_, err)) in enumerate(zip(children, outputs, strict=True))
+        if child.returncode != 0
+    ]
+    assert not failed, "\n".join(failed)
     intervals: list[tuple[float, float]] = []
-    for child in children:
-        out, _ = child.communicate(timeout=120)
-        assert child.returncode == 0
+    for out, _ in outputs:
         intervals.extend(tuple(pair) for pair in json.loads(out))
     with etcdgen.Client(etcd.endpoint) as client:
         counter = int(client.get("counter").kvs[0].value)
