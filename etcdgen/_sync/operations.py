@@ -13,6 +13,7 @@ from .._core.errors import EtcdError, SnapshotError
 from .._core.timeout import DEFAULT, Timeout
 from .._core.validate import flag, integer
 from ..generated import methods
+from ..generated.errors import FutureRevError
 from ..generated.etcdserverpb import rpc_pb2
 from ..operations import (
     Alarm,
@@ -142,10 +143,22 @@ class Operations:
         hashes, unreachable = [], []
         for endpoint in self._connection.endpoints:
             try:
-                hashes.append(self.hash_kv(endpoint, revision=revision, timeout=timeout))
+                hashes.append(self._hash_at(endpoint, revision, timeout))
             except EtcdError as error:
                 unreachable.append((endpoint, str(error)))
         return ConsistencyReport(revision, tuple(hashes), tuple(unreachable))
+
+    def _hash_at(self, endpoint: str, revision: int, timeout: Timeout) -> HashKV:
+        try:
+            return self.hash_kv(endpoint, revision=revision, timeout=timeout)
+        except FutureRevError:
+            # A follower that has not applied `revision` yet (it lags under load). A
+            # linearizable read on it returns once it has caught up with the leader's
+            # commit at the time of the read, which includes `revision`: then ask again.
+            request = rpc_pb2.RangeRequest(key=b"\0", count_only=True)
+            invoker = self._connection.invoker
+            invoker.unary_unary_on(endpoint, methods.KV_RANGE, request, timeout)
+            return self.hash_kv(endpoint, revision=revision, timeout=timeout)
 
     def alarms(self, *, timeout: Timeout = DEFAULT) -> tuple[Alarm, ...]:
         """The raised alarms (e.g. NOSPACE: the backend quota is full)."""
