@@ -197,6 +197,12 @@ class AsyncLeaseKeeper:
                     return
                 self.connection.loop_end.cut_short()  # its stream was open (aio_loop_end.py)
                 raise
+            except Exception:
+                # A bug, or an error gRPC should not raise: left alone it would end the
+                # keeper task and no lease would be renewed again. Say it loudly, then
+                # re-open the stream as after any failure.
+                _LOG.exception("etcdgen: the keep-alive stream failed unexpectedly; re-opening")
+                failures += 1
             finally:
                 done.set()
                 self._stream = None

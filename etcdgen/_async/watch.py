@@ -244,6 +244,12 @@ class AsyncWatchHub:
                     break
                 self.connection.loop_end.cut_short()  # its stream was open (aio_loop_end.py)
                 raise
+            except Exception:
+                # A bug, or an error gRPC should not raise: left alone it would end the
+                # reader task and leave every watch waiting for ever. Say it loudly, then re-open
+                # the stream as after any failure.
+                _LOG.exception("etcdgen: the Watch stream failed unexpectedly; re-opening it")
+                failures += 1
             finally:
                 self._requests = self._stream = None
                 self.mux.stream_lost()

@@ -357,7 +357,13 @@ class AsyncMappedStream:
             state, call, metadata = invoker._open_stream(self._spec, self._pinned)
             self._state, self._generation = state, state.generation
             self.endpoint = state.endpoint.text
-            self._call = self._start(call, metadata)
+            try:
+                self._call = self._start(call, metadata)
+            except (ValueError, aio.UsageError) as error:
+                # The channel was closed (evicted) between the pick and the call.
+                if not closed_channel(error):
+                    raise
+                raise self._invoker.evicted_stream_error(state) from error
             self._responses = self._call.__aiter__()
             if self._cancelled:
                 self._call.cancel()

@@ -18,7 +18,7 @@ lookup); only a failure enters the shared decision generator.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
@@ -103,8 +103,13 @@ def check_size(spec: MethodSpec[Any, Any], request: Message, limit: int, error: 
 
 
 def closed_channel(error: BaseException) -> bool:
-    """gRPC's complaint about a call started on a channel that was just closed."""
-    return "closed channel" in str(error).lower() or "channel is closed" in str(error).lower()
+    """gRPC's complaint about a call started on a channel that was just closed.
+
+    Sync unary calls say "Cannot invoke RPC on closed channel!", sync streams
+    "Cannot invoke RPC: Channel closed!", grpc.aio "Channel is closed.".
+    """
+    text = str(error).lower()
+    return "closed channel" in text or "channel is closed" in text or "channel closed" in text
 
 
 GateT = TypeVar("GateT")
@@ -373,7 +378,11 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
             check_size(spec, request, self._settings.max_send_bytes, self._oversize_error)
         seconds = resolve_timeout(timeout, self._settings.stream_timeout)
         state, call, metadata = self._open_stream(spec, endpoint)
-        return MappedStream(call(request, timeout=seconds, metadata=metadata), self, state)
+        return MappedStream(
+            _start_stream(state, lambda: call(request, timeout=seconds, metadata=metadata)),
+            self,
+            state,
+        )
 
     def stream_stream(
         self,
@@ -385,7 +394,23 @@ class GrpcInvoker(Driver[Gate, grpc.Channel, TokenSource]):
             raise TypeError(f"{spec.path} is not a bidirectional stream")
         seconds = resolve_timeout(timeout, self._settings.stream_timeout)
         state, call, metadata = self._open_stream(spec)
-        return MappedStream(call(iter(requests), timeout=seconds, metadata=metadata), self, state)
+        return MappedStream(
+            _start_stream(state, lambda: call(iter(requests), timeout=seconds, metadata=metadata)),
+            self,
+            state,
+        )
+
+
+def _start_stream(state: EndpointState, start: Callable[[], Any]) -> Any:
+    """Start a stream call; a channel closed under it (the health prober evicted the
+    member between the pick and the call) is the same "re-open it elsewhere" error as
+    a stream cut by that eviction, so the watch and lease runtimes re-open it."""
+    try:
+        return start()
+    except ValueError as error:
+        if not closed_channel(error):
+            raise
+        raise evicted_stream_error(state) from error
 
 
 def stream_error(

@@ -207,6 +207,12 @@ class LeaseKeeper:
             except EtcdError as error:
                 failures += 1
                 refresh_token = is_token_failure(error)
+            except Exception:
+                # A bug, or an error gRPC should not raise: left alone it would end the
+                # keeper thread and no lease would be renewed again. Say it loudly, then
+                # re-open the stream as after any failure.
+                _LOG.exception("etcdgen: the keep-alive stream failed unexpectedly; re-opening")
+                failures += 1
             finally:
                 done.set()
                 with self._lock:

@@ -256,6 +256,12 @@ class WatchHub:
             except EtcdError as error:
                 refresh_token = is_token_failure(error)
                 failures += 1
+            except Exception:
+                # A bug, or an error gRPC should not raise: left alone it would end the
+                # reader thread and leave every watch waiting for ever. Say it loudly, then re-open
+                # the stream as after any failure.
+                _LOG.exception("etcdgen: the Watch stream failed unexpectedly; re-opening it")
+                failures += 1
             finally:
                 with self.lock:
                     self._requests = self._stream = None

@@ -1,0 +1,135 @@
+"""The watch and keep-alive runtimes outlive failures a real server cannot provoke on cue.
+
+Each test injects one failure into the client (named "provoked" in the test) and checks,
+on a real etcd, that watches still deliver every event and leases stay alive:
+
+- the member's channel closed between the stream's pick and its start (the health
+  prober evicting that member at that instant: gRPC then raises ValueError, not an
+  RpcError);
+- an unexpected exception in the reader (a bug): logged, the stream is re-opened,
+  the watchers do not wait for ever on a dead thread or task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from polling import holds_for, wait_for
+
+import etcdgen
+from etcdgen._core.spec import CallKind
+from etcdgen._core.watch_state import WatchMux
+from etcdgen.generated.mvccpb import kv_pb2
+from etcdgen.testing import EtcdServer
+
+
+def evict_after_next_stream_pick(client: etcdgen.Client) -> dict[str, int]:
+    """The next stream's channel is closed right after the pool hands out its callable."""
+    connection = client._connection
+    pool, balancer = connection.pool, connection.balancer
+    original = pool.callable
+    armed = {"left": 1}
+
+    def callable_then_evicted(state: Any, lane: Any, spec: Any) -> Any:
+        found = original(state, lane, spec)
+        if armed["left"] and spec.kind is CallKind.STREAM_STREAM:
+            armed["left"] -= 1
+            balancer.evicted(state)  # as health.apply_probe does, then the pool closes it
+            pool.evict(state)
+        return found
+
+    pool.callable = callable_then_evicted  # type: ignore[method-assign]
+    return armed
+
+
+def deletes_seen(watch: etcdgen.Watch, count: int) -> list[kv_pb2.Event]:
+    seen: list[kv_pb2.Event] = []
+    while len(seen) < count:
+        response = watch.get(timeout=10)
+        assert response is not None, f"the watch went silent after {len(seen)} events"
+        seen.extend(response.events)
+    return seen
+
+
+def test_watch_and_lease_survive_a_channel_closed_at_stream_start_provoked(
+    etcd: EtcdServer,
+) -> None:
+    with etcdgen.Client(etcd.endpoint) as client:
+        armed = evict_after_next_stream_pick(client)
+        with client.watch("closed-start/", prefix=True) as watch:
+            assert armed["left"] == 0  # the watch stream's first start hit the closed channel
+            revision = client.put("closed-start/a", "1").header.revision
+            (event,) = deletes_seen(watch, 1)
+        assert event.kv.mod_revision == revision
+
+        armed["left"] = 1
+        with client.lease(ttl=2) as lease:
+            client.put("closed-start/leased", "v", lease=lease)
+            wait_for(lambda: client._connection.leases().opens >= 1, "the keep-alive stream")
+            assert armed["left"] == 0  # its first start hit the closed channel
+            # Renewed on the re-opened stream: the key outlives the lease's TTL.
+            holds_for(3, lambda: client.get("closed-start/leased").kvs[0])
+            assert not lease.lost.is_set()
+
+
+class _FailOnce:
+    """WatchMux.on_response that raises once: a stand-in for a bug in the reader."""
+
+    def __init__(self) -> None:
+        self.failed = 0
+        self.original = WatchMux.on_response
+
+    def __call__(self, mux: WatchMux, response: Any) -> Any:
+        if not self.failed and response.events:
+            self.failed += 1
+            raise RuntimeError("injected reader failure")
+        return self.original(mux, response)
+
+
+@pytest.fixture
+def reader_fails_once(monkeypatch: pytest.MonkeyPatch) -> Iterator[_FailOnce]:
+    failing = _FailOnce()
+    monkeypatch.setattr(WatchMux, "on_response", lambda mux, r: failing(mux, r))
+    yield failing
+
+
+def test_watch_reader_failure_is_logged_and_the_watch_resumes_provoked(
+    etcd: EtcdServer, reader_fails_once: _FailOnce, caplog: pytest.LogCaptureFixture
+) -> None:
+    with etcdgen.Client(etcd.endpoint) as client, client.watch("reader-bug/k") as watch:
+        first = client.put("reader-bug/k", "1").header.revision
+        second = client.put("reader-bug/k", "2").header.revision
+        events = deletes_seen(watch, 2)
+    assert reader_fails_once.failed == 1
+    # Resumed from its own next revision: the event the failed read carried comes again.
+    assert [e.kv.mod_revision for e in events] == [first, second]
+    assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)
+    assert any(r.levelno == logging.ERROR for r in caplog.records)
+
+
+def test_async_watch_reader_failure_is_logged_and_the_watch_resumes_provoked(
+    etcd: EtcdServer, reader_fails_once: _FailOnce, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def main() -> list[int]:
+        async with (
+            etcdgen.AsyncClient(etcd.endpoint) as client,
+            client.watch("reader-bug-async/k") as watch,
+        ):
+            await client.put("reader-bug-async/k", "1")
+            await client.put("reader-bug-async/k", "2")
+            revisions: list[int] = []
+            async with asyncio.timeout(10):
+                async for response in watch:
+                    revisions.extend(e.kv.mod_revision for e in response.events)
+                    if len(revisions) >= 2:
+                        return revisions
+        raise AssertionError("unreachable")
+
+    revisions = asyncio.run(main())
+    assert reader_fails_once.failed == 1
+    assert len(revisions) == 2 and revisions[0] < revisions[1]
+    assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)
