@@ -12,6 +12,12 @@ each other and see the same leader:
   before its own (no thundering herd), then looks again; when no older key is
   left it re-checks that its own key still exists (else its session expired
   while it waited: Go fixed this in 3.5.0).
+- Beyond Go: a waiter also re-reads the key it waits on every
+  `RECHECK_INTERVAL` seconds. Should its delete never reach the watch (a lost
+  event, a stream stuck somewhere), the waiter, and the whole queue behind it,
+  would otherwise wait for ever; a re-read that finds the key gone logs a
+  warning (so the loss is seen) and moves on. One small read per interval per
+  waiter.
 - Fencing: a held mutex exposes `key` and `revision` (its create revision);
   `is_owner()` is the txn compare that guards writes on it, since a lock alone
   does not give mutual exclusion when its holder pauses past the TTL.
@@ -20,6 +26,7 @@ each other and see the same leader:
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -39,6 +46,11 @@ from .lease import AsyncLease
 
 if TYPE_CHECKING:
     from .client import AsyncClient
+
+_LOG = logging.getLogger("etcdgen")
+
+RECHECK_INTERVAL = 5.0
+"""Seconds between a lock or election waiter's re-reads of the key it waits on."""
 
 
 class AsyncSession:
@@ -118,9 +130,25 @@ async def _wait_deletes(
 
 
 async def _wait_delete(client: AsyncClient, key: bytes, revision: int) -> None:
+    """Wait for the delete of `key`, which existed at `revision`."""
     async with client.watch(key, start_revision=revision + 1, filters=("noput",)) as watch:
-        async for response in watch:
-            if any(e.type == kv_pb2.Event.DELETE for e in response.events):
+        while True:
+            response = await watch.get(timeout=RECHECK_INTERVAL)
+            if response is not None:
+                if any(e.type == kv_pb2.Event.DELETE for e in response.events):
+                    return
+                continue
+            if watch.ended:
+                return  # cancelled or the client closed: the caller's next call says which
+            found = await client.get(key)
+            # Gone, or deleted and made again (a later create revision): the wait is over.
+            if not found.kvs or found.kvs[0].create_revision > revision:
+                _LOG.warning(
+                    "etcdgen: %r was deleted but its watch did not report it within %g s; "
+                    "found by re-reading it",
+                    key,
+                    RECHECK_INTERVAL,
+                )
                 return
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -23,6 +24,11 @@ from .lease import Lease
 
 if TYPE_CHECKING:
     from .client import Client
+
+_LOG = logging.getLogger("etcdgen")
+
+RECHECK_INTERVAL = 5.0
+"""Seconds between a lock or election waiter's re-reads of the key it waits on."""
 
 
 class Session:
@@ -102,9 +108,25 @@ def _wait_deletes(
 
 
 def _wait_delete(client: Client, key: bytes, revision: int) -> None:
+    """Wait for the delete of `key`, which existed at `revision`."""
     with client.watch(key, start_revision=revision + 1, filters=("noput",)) as watch:
-        for response in watch:
-            if any(e.type == kv_pb2.Event.DELETE for e in response.events):
+        while True:
+            response = watch.get(timeout=RECHECK_INTERVAL)
+            if response is not None:
+                if any(e.type == kv_pb2.Event.DELETE for e in response.events):
+                    return
+                continue
+            if watch.ended:
+                return  # cancelled or the client closed: the caller's next call says which
+            found = client.get(key)
+            # Gone, or deleted and made again (a later create revision): the wait is over.
+            if not found.kvs or found.kvs[0].create_revision > revision:
+                _LOG.warning(
+                    "etcdgen: %r was deleted but its watch did not report it within %g s; "
+                    "found by re-reading it",
+                    key,
+                    RECHECK_INTERVAL,
+                )
                 return
 
 

@@ -99,7 +99,13 @@ def test_eight_processes_share_one_mutex(etcd: EtcdServer) -> None:
         counter = int(client.get("counter").kvs[0].value)
     intervals.sort()
     overlaps = sum(1 for a, b in itertools.pairwise(intervals) if b[0] < a[1])
-    print(f"{len(intervals)} acquisitions, counter {counter}, overlapping holders {overlaps}")
+    # A waiter whose watch never reported its predecessor's delete logs it (the
+    # periodic re-read found it): not a failure, but worth seeing in the run's output.
+    missed = sum(err.count("did not report it") for _, err in outputs)
+    print(
+        f"{len(intervals)} acquisitions, counter {counter}, overlapping holders {overlaps}, "
+        f"deletes found by re-reading instead of the watch {missed}"
+    )
     assert counter == PROCESSES * ROUNDS
     assert overlaps == 0
 

@@ -7,13 +7,16 @@ on a real etcd, that watches still deliver every event and leases stay alive:
   prober evicting that member at that instant: gRPC then raises ValueError, not an
   RpcError);
 - an unexpected exception in the reader (a bug): logged, the stream is re-opened,
-  the watchers do not wait for ever on a dead thread or task.
+  the watchers do not wait for ever on a dead thread or task;
+- a delete event that never reaches a lock waiter's watch: its periodic re-read
+  finds the key gone, so the lock still passes on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +26,7 @@ from polling import holds_for, wait_for
 import etcdgen
 from etcdgen._core.spec import CallKind
 from etcdgen._core.watch_state import WatchMux
+from etcdgen.concurrency import Mutex, Session
 from etcdgen.generated.mvccpb import kv_pb2
 from etcdgen.testing import EtcdServer
 
@@ -133,3 +137,46 @@ def test_async_watch_reader_failure_is_logged_and_the_watch_resumes_provoked(
     assert reader_fails_once.failed == 1
     assert len(revisions) == 2 and revisions[0] < revisions[1]
     assert any("failed unexpectedly" in r.getMessage() for r in caplog.records)
+
+
+class _DropDeletes:
+    """WatchMux.on_response that drops every DELETE event: a lost notification."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self.original = WatchMux.on_response
+
+    def __call__(self, mux: WatchMux, response: Any) -> Any:
+        if any(e.type == kv_pb2.Event.DELETE for e in response.events):
+            self.dropped += 1
+            dropped = type(response)(header=response.header, watch_id=response.watch_id)
+            return self.original(mux, dropped)
+        return self.original(mux, response)
+
+
+def test_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provoked(
+    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from etcdgen._sync import concurrency as sync_concurrency
+
+    dropping = _DropDeletes()
+    monkeypatch.setattr(WatchMux, "on_response", lambda mux, r: dropping(mux, r))
+    monkeypatch.setattr(sync_concurrency, "RECHECK_INTERVAL", 0.3)
+    with (
+        etcdgen.Client(etcd.endpoint) as client,
+        Session(client, ttl=30) as first_session,
+        Session(client, ttl=30) as second_session,
+    ):
+        first = Mutex(first_session, "lost-delete/lock")
+        second = Mutex(second_session, "lost-delete/lock")
+        first.lock()
+        waiter = threading.Thread(target=second.lock, daemon=True)
+        waiter.start()
+        wait_for(lambda: client.get("lost-delete/lock/", prefix=True).count == 2, "the waiter")
+        first.unlock()
+        waiter.join(timeout=10)
+        assert not waiter.is_alive(), "the waiter never got the lock"
+        assert client.get("lost-delete/lock/", prefix=True).kvs[0].key == second.key
+        second.unlock()
+    assert dropping.dropped >= 1
+    assert any("did not report it" in r.getMessage() for r in caplog.records)
