@@ -3,11 +3,14 @@
 `run_forked(body, deadline)` forks; the child runs `body()`, writes the text it
 returns (or the exception's repr) to a pipe and leaves with `os._exit` (0 on
 success, 1 otherwise), never returning into pytest. The parent waits with a
-bounded poll and kills a child still running at the deadline.
+bounded poll and kills a child still running at the deadline; a second before
+it, the child writes every thread's stack to the pipe (and exits), so a hang
+says where it waits.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import time
@@ -22,6 +25,8 @@ def run_forked(body: Callable[[], object], deadline: float) -> tuple[int | None,
     pid = os.fork()
     if pid == 0:  # the child
         code = 1
+        # A child about to be killed as hung first writes every thread's stack.
+        faulthandler.dump_traceback_later(max(deadline - 1, 1), exit=True, file=write_end)
         try:
             os.write(write_end, str(body()).encode())
             code = 0

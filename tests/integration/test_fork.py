@@ -20,6 +20,7 @@ a pipe. Every wait is bounded: a child still running at its deadline is killed.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import functools
 import multiprocessing
 import os
@@ -84,6 +85,8 @@ def run_in_child(body: Callable[[], None], deadline: float = CHILD_DEADLINE) -> 
         code = 70
         try:
             os.close(read_end)
+            # A child about to be killed as hung first writes every thread's stack.
+            faulthandler.dump_traceback_later(max(deadline - 1, 1), exit=True, file=write_end)
             try:
                 body()
                 code = 0
