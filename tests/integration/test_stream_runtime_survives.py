@@ -172,7 +172,9 @@ def test_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provo
         first.lock()
         waiter = threading.Thread(target=second.lock, daemon=True)
         waiter.start()
-        wait_for(lambda: client.get("lost-delete/lock/", prefix=True).count == 2, "the waiter")
+        hub = client._connection.watches()
+        # The waiter is queued once its watch on the holder's key is created.
+        wait_for(lambda: any(w.creations for w in list(hub.mux.live)), "the waiter's watch")
         first.unlock()
         waiter.join(timeout=10)
         assert not waiter.is_alive(), "the waiter never got the lock"
