@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from polling import holds_for, wait_for
+from polling import async_wait_for, holds_for, wait_for
 
 import etcdgen
 from etcdgen._core.spec import CallKind
 from etcdgen._core.watch_state import WatchMux
-from etcdgen.concurrency import Mutex, Session
+from etcdgen.concurrency import AsyncMutex, AsyncSession, Mutex, Session
 from etcdgen.generated.mvccpb import kv_pb2
 from etcdgen.testing import EtcdServer
 
@@ -180,5 +180,40 @@ def test_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provo
         assert not waiter.is_alive(), "the waiter never got the lock"
         assert client.get("lost-delete/lock/", prefix=True).kvs[0].key == second.key
         second.unlock()
+    assert dropping.dropped >= 1
+    assert any("did not report it" in r.getMessage() for r in caplog.records)
+
+
+def test_async_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provoked(
+    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from etcdgen._async import concurrency as async_concurrency
+
+    dropping = _DropDeletes()
+    monkeypatch.setattr(WatchMux, "on_response", lambda mux, r: dropping(mux, r))
+    monkeypatch.setattr(async_concurrency, "RECHECK_INTERVAL", 0.3)
+
+    async def main() -> None:
+        async with (
+            etcdgen.AsyncClient(etcd.endpoint) as client,
+            AsyncSession(client, ttl=30) as first_session,
+            AsyncSession(client, ttl=30) as second_session,
+        ):
+            first = AsyncMutex(first_session, "lost-delete-async/lock")
+            second = AsyncMutex(second_session, "lost-delete-async/lock")
+            await first.lock()
+            waiter = asyncio.create_task(second.lock())
+            hub = client._connection.watches()
+            await async_wait_for(
+                lambda: any(w.creations for w in list(hub.mux.live)), "the waiter's watch"
+            )
+            await first.unlock()
+            async with asyncio.timeout(10):
+                await waiter
+            holder = await client.get("lost-delete-async/lock/", prefix=True)
+            assert holder.kvs[0].key == second.key
+            await second.unlock()
+
+    asyncio.run(main())
     assert dropping.dropped >= 1
     assert any("did not report it" in r.getMessage() for r in caplog.records)
