@@ -18,6 +18,22 @@ from collections.abc import Callable
 
 from polling import POLL_INTERVAL
 
+_hang_dump_armed = False  # inherited by grandchildren: see arm_hang_dump
+
+
+def arm_hang_dump(fd: int, deadline: float) -> None:
+    """In a forked child: a second before the parent kills it as hung, write every
+    thread's stack to `fd` and exit.
+
+    Once per line of forks: faulthandler's watchdog thread does not survive a fork,
+    and arming it again in a grandchild waits for ever for that thread (it first
+    cancels the old one). A grandchild is bounded by its parent's kill instead.
+    """
+    global _hang_dump_armed
+    if not _hang_dump_armed:
+        _hang_dump_armed = True
+        faulthandler.dump_traceback_later(max(deadline - 1, 1), exit=True, file=fd)
+
 
 def run_forked(body: Callable[[], object], deadline: float) -> tuple[int | None, str]:
     """The child's wait status (None if it hung and was killed) and what it wrote."""
@@ -25,8 +41,7 @@ def run_forked(body: Callable[[], object], deadline: float) -> tuple[int | None,
     pid = os.fork()
     if pid == 0:  # the child
         code = 1
-        # A child about to be killed as hung first writes every thread's stack.
-        faulthandler.dump_traceback_later(max(deadline - 1, 1), exit=True, file=write_end)
+        arm_hang_dump(write_end, deadline)
         try:
             os.write(write_end, str(body()).encode())
             code = 0

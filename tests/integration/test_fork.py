@@ -20,7 +20,6 @@ a pipe. Every wait is bounded: a child still running at its deadline is killed.
 from __future__ import annotations
 
 import contextlib
-import faulthandler
 import functools
 import multiprocessing
 import os
@@ -34,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from forking import arm_hang_dump
 
 import etcdgen
 from etcdgen.testing import EtcdServer
@@ -85,8 +85,7 @@ def run_in_child(body: Callable[[], None], deadline: float = CHILD_DEADLINE) -> 
         code = 70
         try:
             os.close(read_end)
-            # A child about to be killed as hung first writes every thread's stack.
-            faulthandler.dump_traceback_later(max(deadline - 1, 1), exit=True, file=write_end)
+            arm_hang_dump(write_end, deadline)  # a hung child says where it waits
             try:
                 body()
                 code = 0
@@ -622,7 +621,8 @@ def test_track_calls_the_hook_in_the_child_only() -> None:
         if fork.current_pid() != os.getpid() or os.getpid() == parent_pid:
             raise ChildFailed(23, f"current_pid() {fork.current_pid()} in {os.getpid()}")
 
-    assert run_in_child(child) is None
+    failure = run_in_child(child)
+    assert failure is None, failure
     assert owner.calls == 0
     assert fork.fork_generation() == generation
     assert fork.current_pid() == parent_pid
@@ -639,7 +639,8 @@ def test_one_failing_hook_does_not_stop_the_others() -> None:
         if owner.calls != 1:
             raise ChildFailed(21, f"hook ran {owner.calls} times in the child")
 
-    assert run_in_child(child) is None
+    failure = run_in_child(child)
+    assert failure is None, failure
 
 
 def test_owners_are_held_weakly() -> None:
@@ -706,7 +707,8 @@ def test_guard_holds_a_fork_back_until_the_call_ends() -> None:
     thread.start()
     inside.wait(5)
     started = time.monotonic()
-    assert run_in_child(lambda: None) is None
+    failure = run_in_child(lambda: None)
+    assert failure is None, failure
     waited = time.monotonic() - started
     thread.join(5)
     assert 0.3 < waited < fork.DRAIN_TIMEOUT, waited
@@ -734,7 +736,8 @@ def test_guard_gives_up_after_the_drain_timeout(monkeypatch: pytest.MonkeyPatch)
     inside.wait(5)
     try:
         started = time.monotonic()
-        assert run_in_child(child, deadline=10) is None
+        failure = run_in_child(child, deadline=10)
+        assert failure is None, failure
         waited = time.monotonic() - started
     finally:
         stop.set()
@@ -753,7 +756,8 @@ def test_a_thread_that_forks_inside_its_guard_does_not_wait_for_itself() -> None
 
     with fork.guard():
         started = time.monotonic()
-        assert run_in_child(child) is None
+        failure = run_in_child(child)
+        assert failure is None, failure
         assert time.monotonic() - started < fork.DRAIN_TIMEOUT
     with fork.guard():
         pass
@@ -776,5 +780,6 @@ def test_aio_usable_is_per_process_and_inherited() -> None:
         if failure is not None:
             raise ChildFailed(33, failure)
 
-    assert run_in_child(child) is None
+    failure = run_in_child(child)
+    assert failure is None, failure
     assert fork.aio_usable()
