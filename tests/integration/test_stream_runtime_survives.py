@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from polling import async_wait_for, holds_for, wait_for
+from test_watch_runtime import next_events
 
 import etcdgen
 from etcdgen._core.spec import CallKind
@@ -50,15 +51,6 @@ def evict_after_next_stream_pick(client: etcdgen.Client) -> dict[str, int]:
     return armed
 
 
-def deletes_seen(watch: etcdgen.Watch, count: int) -> list[kv_pb2.Event]:
-    seen: list[kv_pb2.Event] = []
-    while len(seen) < count:
-        response = watch.get(timeout=10)
-        assert response is not None, f"the watch went silent after {len(seen)} events"
-        seen.extend(response.events)
-    return seen
-
-
 def test_watch_and_lease_survive_a_channel_closed_at_stream_start_provoked(
     etcd: EtcdServer,
 ) -> None:
@@ -67,7 +59,7 @@ def test_watch_and_lease_survive_a_channel_closed_at_stream_start_provoked(
         with client.watch("closed-start/", prefix=True) as watch:
             assert armed["left"] == 0  # the watch stream's first start hit the closed channel
             revision = client.put("closed-start/a", "1").header.revision
-            (event,) = deletes_seen(watch, 1)
+            (event,) = next_events(watch, 1)
         assert event.kv.mod_revision == revision
 
         armed["left"] = 1
@@ -107,7 +99,7 @@ def test_watch_reader_failure_is_logged_and_the_watch_resumes_provoked(
     with etcdgen.Client(etcd.endpoint) as client, client.watch("reader-bug/k") as watch:
         first = client.put("reader-bug/k", "1").header.revision
         second = client.put("reader-bug/k", "2").header.revision
-        events = deletes_seen(watch, 2)
+        events = next_events(watch, 2)
     assert reader_fails_once.failed == 1
     # Resumed from its own next revision: the event the failed read carried comes again.
     assert [e.kv.mod_revision for e in events] == [first, second]
@@ -154,14 +146,22 @@ class _DropDeletes:
         return self.original(mux, response)
 
 
-def test_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provoked(
-    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def deletes_dropped(monkeypatch: pytest.MonkeyPatch) -> Iterator[_DropDeletes]:
+    """Every DELETE event lost, and lock waiters re-reading every 0.3 s (not 5 s)."""
+    from etcdgen._async import concurrency as async_concurrency
     from etcdgen._sync import concurrency as sync_concurrency
 
     dropping = _DropDeletes()
     monkeypatch.setattr(WatchMux, "on_response", lambda mux, r: dropping(mux, r))
-    monkeypatch.setattr(sync_concurrency, "RECHECK_INTERVAL", 0.3)
+    for module in (sync_concurrency, async_concurrency):
+        monkeypatch.setattr(module, "RECHECK_INTERVAL", 0.3)
+    yield dropping
+
+
+def test_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provoked(
+    etcd: EtcdServer, deletes_dropped: _DropDeletes, caplog: pytest.LogCaptureFixture
+) -> None:
     with (
         etcdgen.Client(etcd.endpoint) as client,
         Session(client, ttl=30) as first_session,
@@ -180,18 +180,13 @@ def test_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provo
         assert not waiter.is_alive(), "the waiter never got the lock"
         assert client.get("lost-delete/lock/", prefix=True).kvs[0].key == second.key
         second.unlock()
-    assert dropping.dropped >= 1
+    assert deletes_dropped.dropped >= 1
     assert any("did not report it" in r.getMessage() for r in caplog.records)
 
 
 def test_async_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch_provoked(
-    etcd: EtcdServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    etcd: EtcdServer, deletes_dropped: _DropDeletes, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from etcdgen._async import concurrency as async_concurrency
-
-    dropping = _DropDeletes()
-    monkeypatch.setattr(WatchMux, "on_response", lambda mux, r: dropping(mux, r))
-    monkeypatch.setattr(async_concurrency, "RECHECK_INTERVAL", 0.3)
 
     async def main() -> None:
         async with (
@@ -215,5 +210,5 @@ def test_async_lock_waiter_gets_the_lock_when_the_delete_never_reaches_its_watch
             await second.unlock()
 
     asyncio.run(main())
-    assert dropping.dropped >= 1
+    assert deletes_dropped.dropped >= 1
     assert any("did not report it" in r.getMessage() for r in caplog.records)
