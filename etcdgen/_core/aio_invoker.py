@@ -259,7 +259,8 @@ class AsyncGrpcInvoker(Driver[AsyncGate, aio.Channel, AsyncTokenSource]):
             self._gate.activate()
         state = self._balancer.state_for(endpoint)
         seconds = resolve_timeout(timeout, self._settings.timeout)
-        lane = Lane.SAFE if spec.policy.retry is _SAFE else Lane.AT_MOST_ONCE
+        # Never the SAFE lane: an eviction would cut the call with nowhere else to send it.
+        lane = Lane.AT_MOST_ONCE
         for attempt in (1, 2):
             metadata = await self._tokens.ensure()
             call = self._pool.callable(state, lane, spec)

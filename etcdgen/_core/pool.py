@@ -9,7 +9,9 @@ Each endpoint has up to two channels ("lanes"), made on first use:
   once and the drivers resend them to a healthy member.
 - `AT_MOST_ONCE`: writes. It is never closed for health: a write waiting on a
   frozen member may still get its real answer when the member resumes, while
-  cancelling it could only turn a known outcome into an unknown one.
+  cancelling it could only turn a known outcome into an unknown one. Calls
+  pinned to one member (`unary_unary_on`: status, move_leader, hash_kv...) use
+  it too: they have no other member to go to, so a cut would only lose the answer.
 
 Every channel uses its own subchannel pool (`grpc.use_local_subchannel_pool`),
 so a re-made channel opens a new TCP connection instead of inheriting the

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +92,30 @@ def test_move_leader_and_consistency_check(cluster: EtcdCluster) -> None:
         assert report.consistent and len(report.hashes) == 3 and report.revision > 0
         assert {h.revision for h in report.hashes} == {report.revision}
     print(f"leader moved to {follower.endpoint}; consistency check at revision {report.revision}")
+
+
+def test_a_call_pinned_to_a_member_is_not_cut_by_its_eviction(cluster: EtcdCluster) -> None:
+    # The prober closes a member's SAFE channel when it finds it bad (here: during a
+    # leader move, the old leader briefly has none). A call the user pinned to that
+    # member (status, move_leader, hash_kv) has nowhere else to go: it must get its answer.
+    member = cluster.followers()[0]
+    with etcdgen.Client([m.endpoint for m in cluster.members]) as client:
+        client.status(member.endpoint)  # channels made
+        results: list[object] = []
+        member.pause()
+        try:
+            caller = threading.Thread(
+                target=lambda: results.append(client.status(member.endpoint, timeout=10))
+            )
+            caller.start()
+            state = client._connection.balancer.state_for(member.endpoint)
+            client._connection.balancer.evicted(state)  # as health.apply_probe does
+            client._connection.pool.evict(state)
+        finally:
+            member.resume()
+        caller.join(15)
+    assert len(results) == 1, "the pinned call failed (see the thread's traceback)"
+    print(f"status of {member.endpoint} answered across an eviction of its channel")
 
 
 def test_consistency_check_waits_for_a_lagging_follower(cluster: EtcdCluster) -> None:
